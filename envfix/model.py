@@ -1,0 +1,215 @@
+"""The values that pass between envfix's stages.
+
+Every type here is a frozen dataclass built from smaller ones: `Location` is used by
+`ImportUse`, `DeclaredRequirement` and `Finding`, which make up an `Inventory`. Stages take
+these values and return new ones; nothing is mutated after it is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+SCHEMA_VERSION = 1
+"""Version of the JSON that `--json` prints; bumped when a field changes meaning or goes."""
+
+Severity = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where something was found: a file relative to the workspace root, and a line in it.
+
+    For a notebook, `cell` is the cell number counted from 1 over all cells (as a reader
+    counts them) and `line` is the line inside that cell.
+    """
+
+    path: str
+    line: int | None = None
+    cell: int | None = None
+
+    def __str__(self) -> str:
+        if self.cell is not None:
+            where = f"{self.path} cell {self.cell}"
+            return f"{where}, line {self.line}" if self.line is not None else where
+        return f"{self.path}:{self.line}" if self.line is not None else self.path
+
+
+@dataclass(frozen=True)
+class ImportUse:
+    """One `import x` / `from x import y` in the repo's code."""
+
+    module: str
+    """The absolute module path as written, e.g. `sklearn.externals.joblib`."""
+    location: Location
+    optional: bool = False
+    """Inside `try/except ImportError` or under an `if`: the code runs without it."""
+    name: str | None = None
+    """Canonical distribution name that provides the module, once the scan mapped it."""
+
+    @property
+    def top_level(self) -> str:
+        return self.module.partition(".")[0]
+
+
+RequirementKind = Literal["registry", "url", "local"]
+
+
+@dataclass(frozen=True)
+class DeclaredRequirement:
+    """A requirement the repo states somewhere (requirements file, setup.py, README, ...)."""
+
+    name: str
+    """Canonical (PEP 503) distribution name; empty for a URL whose project is unknown."""
+    location: Location
+    source: str
+    """The format it was read from: requirements, setup.py, setup.cfg, pyproject, poetry,
+    conda, pipfile, notebook, readme."""
+    specifier: str = ""
+    extras: tuple[str, ...] = ()
+    marker: str | None = None
+    url: str | None = None
+    kind: RequirementKind = "registry"
+    editable: bool = False
+    group: str | None = None
+    """An optional group: an extra's name, `dev`, `test`. None for the main requirements."""
+    original: str = ""
+    """The text as the repo wrote it (`pytorch=1.4` in a conda file)."""
+
+    @property
+    def requirement(self) -> str:
+        """The PEP 508 form, e.g. `numpy==1.16.4; python_version < "3.8"`."""
+        if self.kind != "registry":
+            text = f"{self.name} @ {self.url}" if self.name and self.url else (self.url or "")
+        else:
+            extras = f"[{','.join(self.extras)}]" if self.extras else ""
+            text = f"{self.name}{extras}{self.specifier}"
+        return f"{text}; {self.marker}" if self.marker else text
+
+
+@dataclass(frozen=True)
+class Finding:
+    """Something the user should know; never by itself a failure of the command."""
+
+    code: str
+    """A stable slug such as `undeclared-import`; see `envfix.findings` for the list."""
+    message: str
+    location: Location | None = None
+    severity: Severity = "warning"
+
+
+MappingSource = Literal["local", "live-env", "import-map", "same-name", "stdlib"]
+
+
+@dataclass(frozen=True)
+class NameMapping:
+    """How an import name was mapped to the distribution that provides it."""
+
+    module: str
+    """The import name (a top-level module, or a dotted prefix such as `google.protobuf`)."""
+    name: str
+    """The chosen distribution (canonical name)."""
+    source: MappingSource
+    candidates: tuple[str, ...] = ()
+    """Every distribution known to provide the module, when there is more than one."""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a repo needs, as read from its files: the result of the scan stage."""
+
+    root: str
+    target: str
+    """Name of the runtime the scan was made for (its Python decides what is stdlib)."""
+    python_version: str
+    files_scanned: int
+    imports: tuple[ImportUse, ...]
+    requirements: tuple[DeclaredRequirement, ...]
+    mappings: tuple[NameMapping, ...]
+    local_modules: tuple[str, ...]
+    python2_files: tuple[str, ...]
+    findings: tuple[Finding, ...]
+
+    @cached_property
+    def imported_names(self) -> frozenset[str]:
+        return frozenset(use.name for use in self.imports if use.name)
+
+    @cached_property
+    def required_imported_names(self) -> frozenset[str]:
+        """Distributions imported somewhere without a fallback (not only optionally)."""
+        return frozenset(use.name for use in self.imports if use.name and not use.optional)
+
+    @cached_property
+    def declared_names(self) -> frozenset[str]:
+        return frozenset(req.name for req in self.requirements if req.name)
+
+    @property
+    def declared_and_imported(self) -> tuple[str, ...]:
+        return tuple(sorted(self.declared_names & self.imported_names))
+
+    @property
+    def undeclared(self) -> tuple[str, ...]:
+        """Imported (not only optionally) but declared nowhere."""
+        return tuple(sorted(self.required_imported_names - self.declared_names))
+
+    @property
+    def declared_unused(self) -> tuple[str, ...]:
+        """Declared but never imported: kept, since it may be a plugin or a runtime need."""
+        return tuple(sorted(self.declared_names - self.imported_names))
+
+
+@dataclass(frozen=True, order=True)
+class InstalledDistribution:
+    """A distribution installed in a runtime, as `pip freeze` shows it."""
+
+    name: str
+    """Canonical (PEP 503) name."""
+    version: str | None
+    """The installed version, local label kept (`2.11.0+cpu`); None when only a VCS URL is
+    known."""
+    url: str | None = None
+    """Where it was installed from, when not from PyPI (`torch @ https://download.pytorch...`)."""
+    display_name: str = ""
+
+
+AcceleratorKind = Literal["cpu", "gpu"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the code will run on: Python, platform, installed distributions, CPU or GPU."""
+
+    name: str
+    """`live`, a bundled profile (`colab`, `colab-2026.07-gpu`), or the path it was read from."""
+    python_version: str
+    """Full version, e.g. `3.13.15`."""
+    platforms: tuple[str, ...]
+    """Platform tags from most to least specific, e.g. `manylinux_2_35_x86_64` ... `linux_x86_64`."""
+    distributions: tuple[InstalledDistribution, ...]
+    accelerator: AcceleratorKind = "cpu"
+    cuda: str | None = None
+    source: str = ""
+    """Where the facts came from, for a human: a file, the running interpreter, ..."""
+    is_colab: bool = False
+    os: str | None = None
+    released: str | None = None
+    """The date of the Colab snapshot, for a bundled profile."""
+    interpreter: str | None = None
+    """Path of the Python executable, when the runtime is a real interpreter on this machine."""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def python_minor(self) -> str:
+        """`3.13` for Python 3.13.15."""
+        major, minor, *_ = self.python_version.split(".")
+        return f"{major}.{minor}"
+
+    @cached_property
+    def installed(self) -> dict[str, InstalledDistribution]:
+        return {dist.name: dist for dist in self.distributions}
+
+    def version_of(self, name: str) -> str | None:
+        dist = self.installed.get(name)
+        return dist.version if dist else None

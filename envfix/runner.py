@@ -1,0 +1,82 @@
+"""The one way envfix runs external programs (git, pip, pip-compile, uv, a target's Python).
+
+Stages receive a `Runner` instead of calling `subprocess` themselves, so tests can inject a
+fake and the CLI can log every command in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from envfix.errors import EnvironmentProblemError, ToolMissingError
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a finished program left: its arguments, exit status and output."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+class Runner(Protocol):
+    def __call__(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        input: str | None = None,
+    ) -> Completed: ...
+
+
+class SubprocessRunner:
+    """Runs programs with `subprocess.run`; `env` entries are added to the current environment."""
+
+    def __call__(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        input: str | None = None,
+    ) -> Completed:
+        full_env = {**os.environ, **env} if env is not None else None
+        try:
+            proc = subprocess.run(
+                list(args),
+                cwd=cwd,
+                env=full_env,
+                timeout=timeout,
+                input=input,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise ToolMissingError(
+                f"'{args[0]}' is not installed or not on PATH",
+                hint="install it, or run envfix where it is available",
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise EnvironmentProblemError(
+                f"'{' '.join(args[:3])} ...' did not finish within {timeout:.0f} s"
+            ) from exc
+        return Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+
+
+default_runner: Runner = SubprocessRunner()
