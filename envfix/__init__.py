@@ -1,1 +1,53 @@
-"""envfix: make an old ML paper's code run on today's Google Colab."""
+"""envfix: make an old machine-learning paper's code run on today's Google Colab.
+
+The library API; the `envfix` command is a thin layer over it::
+
+    import envfix
+    result = envfix.clone("https://github.com/owner/paper-code")
+    inventory = envfix.scan("paper-code", target="colab")
+    runtime = envfix.load_runtime("colab-2026.07-gpu")
+
+Functions return frozen dataclasses (`envfix.model`) and raise `envfix.errors.EnvfixError`
+subclasses; they never print and never exit.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from envfix.errors import EnvfixError
+from envfix.model import (
+    DeclaredRequirement,
+    Finding,
+    ImportUse,
+    InstalledDistribution,
+    Inventory,
+    Location,
+    NameMapping,
+    Runtime,
+)
+from envfix.pipeline import CloneResult, clone, load_runtime, scan
+from envfix.workspace import Workspace
+
+try:
+    __version__ = version("envfix")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "CloneResult",
+    "DeclaredRequirement",
+    "EnvfixError",
+    "Finding",
+    "ImportUse",
+    "InstalledDistribution",
+    "Inventory",
+    "Location",
+    "NameMapping",
+    "Runtime",
+    "Workspace",
+    "__version__",
+    "clone",
+    "load_runtime",
+    "scan",
+]

@@ -36,6 +36,9 @@ class Location:
         return f"{self.path}:{self.line}" if self.line is not None else self.path
 
 
+ImportVia = Literal["import", "dynamic", "magic"]
+
+
 @dataclass(frozen=True)
 class ImportUse:
     """One `import x` / `from x import y` in the repo's code."""
@@ -47,6 +50,9 @@ class ImportUse:
     """Inside `try/except ImportError` or under an `if`: the code runs without it."""
     name: str | None = None
     """Canonical distribution name that provides the module, once the scan mapped it."""
+    via: ImportVia = "import"
+    """How the code asks for it: an import statement, `importlib.import_module("x")`, or an
+    IPython magic that needs a package (`%matplotlib` needs matplotlib)."""
 
     @property
     def top_level(self) -> str:
@@ -186,7 +192,7 @@ class Runtime:
     python_version: str
     """Full version, e.g. `3.13.15`."""
     platforms: tuple[str, ...]
-    """Platform tags from most to least specific, e.g. `manylinux_2_35_x86_64` ... `linux_x86_64`."""
+    """Platform tags, most specific first: `manylinux_2_35_x86_64` ... `linux_x86_64`."""
     distributions: tuple[InstalledDistribution, ...]
     accelerator: AcceleratorKind = "cpu"
     cuda: str | None = None

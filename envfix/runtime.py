@@ -149,7 +149,8 @@ def _platforms_from_tags(tags: Iterable[Tag]) -> tuple[str, ...]:
     for tag in tags:
         if tag.platform != "any":
             seen.setdefault(tag.platform)
-    return tuple(seen)
+    # Most specific first, as for profiles: manylinux_2_36 ... before the bare linux tag.
+    return tuple(sorted(seen, key=lambda platform: platform.startswith("linux_")))
 
 
 def detect_live() -> Runtime:
@@ -276,9 +277,7 @@ def _profile_documents() -> dict[str, dict[str, Any]]:
 def profile_names() -> list[str]:
     """Bundled profile names, newest first (`colab`, `colab-gpu`, `colab-2026.07`, ...)."""
     docs = _profile_documents()
-    return sorted(
-        docs, key=lambda n: (docs[n]["released"], not n.endswith("-gpu")), reverse=True
-    )
+    return sorted(docs, key=lambda n: (docs[n]["released"], not n.endswith("-gpu")), reverse=True)
 
 
 def runtime_from_profile(doc: dict[str, Any]) -> Runtime:

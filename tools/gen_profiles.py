@@ -140,7 +140,10 @@ def generate(source: Path) -> dict[str, str]:
         snapshot = table[folder.name]
         gpu_freeze = folder / "pip-freeze.gpu.txt"
         shared = not gpu_freeze.exists()
-        variants = [("pip-freeze.txt", False), (gpu_freeze.name if not shared else "pip-freeze.txt", True)]
+        variants = [
+            ("pip-freeze.txt", False),
+            (gpu_freeze.name if not shared else "pip-freeze.txt", True),
+        ]
         for freeze_name, gpu in variants:
             doc = build_profile(source, snapshot, freeze_name, gpu, shared)
             files[f"{doc['name']}.json"] = json.dumps(doc, indent=1, sort_keys=True) + "\n"

@@ -1,0 +1,159 @@
+"""The `envfix` command: parse arguments, call the pipeline, render. No logic of its own.
+
+Every command prints a short human summary, or with `--json` only JSON on stdout. Errors
+become one line on stderr, a hint, and the exit code documented in `envfix.errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable
+from contextlib import nullcontext
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from envfix import __version__, pipeline, render, serialize
+from envfix.errors import EXIT_INTERNAL, EnvfixError
+from envfix.runtime import load_profile, profile_names
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TARGET_HELP = (
+    "Runtime to make the code work on: 'live' (this Python), a bundled profile such as"
+    " 'colab' or 'colab-2026.07-gpu', a pip-freeze file, or a python interpreter."
+    " Default: live inside Colab, else 'colab'."
+)
+
+
+def _emit_json(command: str, body: dict[str, Any]) -> None:
+    click.echo(json.dumps(serialize.document(command, body), indent=2))
+
+
+def _handle_errors(func: F) -> F:
+    """Turn envfix's exceptions into one line, a hint and an exit code; bugs into a log file."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except EnvfixError as exc:
+            click.secho(f"envfix: error: {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("envfix: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # a bug: keep the traceback, show one line
+            with tempfile.NamedTemporaryFile(
+                "w", prefix="envfix-crash-", suffix=".log", delete=False
+            ) as log_file:
+                traceback.print_exc(file=log_file)
+            click.secho(f"envfix: internal error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            click.echo(
+                f"hint: this is a bug in envfix; the traceback is in {log_file.name}", err=True
+            )
+            sys.exit(EXIT_INTERNAL)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _progress(json_output: bool) -> tuple[Any, Callable[[str], None]]:
+    """A status line on stderr while work goes on (silent with --json or without a terminal)."""
+    console = render.make_console(stderr=True)
+    if json_output or not console.is_terminal:
+        return nullcontext(), lambda _message: None
+    status = console.status("starting")
+    return status, lambda message: status.update(message)
+
+
+json_option = click.option("--json", "json_output", is_flag=True, help="Print JSON only.")
+target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="envfix")
+def main() -> None:
+    """Make an old machine-learning paper's code run on today's Google Colab.
+
+    \b
+    Exit codes: 0 success, 1 internal error, 2 bad input, 3 blocked,
+    4 environment problem (network, git, a missing program).
+    """
+
+
+@main.command()
+@click.argument("repo")
+@click.argument("dest", required=False, type=click.Path(path_type=Path))
+@click.option("--ref", help="Branch, tag or commit to check out (default: the default branch).")
+@click.option("--full", is_flag=True, help="Clone the whole history (default: shallow).")
+@target_option
+@json_option
+@_handle_errors
+def clone(
+    repo: str,
+    dest: Path | None,
+    ref: str | None,
+    full: bool,
+    target: str | None,
+    json_output: bool,
+) -> None:
+    """Clone REPO (URL, owner/name, browser URL or folder) into DEST and fix it up."""
+    status, say = _progress(json_output)
+    with status:
+        result = pipeline.clone(repo, dest, ref=ref, target=target, shallow=not full, progress=say)
+    if json_output:
+        _emit_json("clone", serialize.clone_result(result))
+    else:
+        render.make_console().print(render.clone_summary(result))
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@target_option
+@json_option
+@_handle_errors
+def scan(path: Path, target: str | None, json_output: bool) -> None:
+    """List what the code in PATH imports and what it declares as requirements."""
+    runtime = pipeline.load_runtime(target)
+    inventory = pipeline.scan(path, target=runtime)
+    if json_output:
+        _emit_json(
+            "scan",
+            {"runtime": serialize.runtime_summary(runtime), **serialize.inventory(inventory)},
+        )
+    else:
+        render.make_console().print(render.inventory_summary(inventory, runtime))
+
+
+@main.command()
+@target_option
+@click.option("--list", "list_all", is_flag=True, help="List every bundled Colab profile.")
+@click.option("--packages", is_flag=True, help="With --json, include every installed package.")
+@json_option
+@_handle_errors
+def runtime(target: str | None, list_all: bool, packages: bool, json_output: bool) -> None:
+    """Show a runtime profile: Python, platform, key ML packages, package count."""
+    if list_all:
+        runtimes = [load_profile(name) for name in profile_names()]
+        if json_output:
+            _emit_json("runtime", {"profiles": [serialize.runtime_summary(r) for r in runtimes]})
+        else:
+            render.make_console().print(render.runtime_table(runtimes))
+        return
+    rt = pipeline.load_runtime(target)
+    if json_output:
+        body = serialize.runtime(rt) if packages else serialize.runtime_summary(rt)
+        _emit_json("runtime", {"runtime": body})
+    else:
+        render.make_console().print(render.runtime_detail(rt))
+
+
+if __name__ == "__main__":
+    main()

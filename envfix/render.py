@@ -1,0 +1,173 @@
+"""Human-readable terminal output, made from the data model. No logic, no decisions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from envfix.model import DeclaredRequirement, Finding, ImportUse, Inventory, Location, Runtime
+from envfix.pipeline import CloneResult
+from envfix.serialize import KEY_PACKAGES
+
+_SEVERITY_MARK = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "cyan")}
+MAX_FINDINGS_SHOWN = 12
+
+
+def runtime_line(rt: Runtime) -> str:
+    """`colab: Python 3.13.15, CPU (Colab of 2026-08-19)` in one line."""
+    kind = f"GPU, CUDA {rt.cuda}" if rt.accelerator == "gpu" and rt.cuda else rt.accelerator.upper()
+    when = f" (Colab of {rt.released})" if rt.released else ""
+    return f"{rt.name}: Python {rt.python_version}, {kind}{when}"
+
+
+def runtime_detail(rt: Runtime) -> RenderableType:
+    lines: list[RenderableType] = [Text(runtime_line(rt), style="bold")]
+    if rt.os:
+        lines.append(Text(f"  OS          {rt.os}"))
+    if rt.platforms:
+        lines.append(Text(f"  platform    {rt.platforms[0]}"))
+    lines.append(Text(f"  packages    {len(rt.distributions)} installed"))
+    key = [(name, rt.version_of(name)) for name in KEY_PACKAGES]
+    present = [f"{name} {version}" for name, version in key if version]
+    for start in range(0, len(present), 5):
+        label = "key ML" if start == 0 else ""
+        lines.append(Text(f"  {label:<12}" + ", ".join(present[start : start + 5])))
+    lines.append(Text(f"  source      {rt.source}", style="dim"))
+    lines.extend(Text(f"  note        {note}", style="dim") for note in rt.notes)
+    return Group(*lines)
+
+
+def runtime_table(runtimes: Iterable[Runtime]) -> RenderableType:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("profile", "date", "python", "kind", "numpy", "torch", "tensorflow", "packages"):
+        table.add_column(column)
+    for rt in runtimes:
+        table.add_row(
+            rt.name,
+            rt.released or "",
+            rt.python_version,
+            rt.accelerator,
+            rt.version_of("numpy") or "-",
+            rt.version_of("torch") or "-",
+            rt.version_of("tensorflow") or "-",
+            str(len(rt.distributions)),
+        )
+    return table
+
+
+def findings_block(findings: Iterable[Finding], limit: int = MAX_FINDINGS_SHOWN) -> RenderableType:
+    order = {"error": 0, "warning": 1, "info": 2}
+    ranked = sorted(findings, key=lambda f: order[f.severity])
+    lines: list[RenderableType] = []
+    for f in ranked[:limit]:
+        mark, style = _SEVERITY_MARK[f.severity]
+        where = f"{f.location}: " if f.location else ""
+        line = Text(f"  {mark} ", style=style)
+        line.append(f"[{f.code}] ", style="dim")
+        line.append(f"{where}{f.message}")
+        lines.append(line)
+    if len(ranked) > limit:
+        lines.append(Text(f"  ... and {len(ranked) - limit} more (see --json)", style="dim"))
+    return Group(*lines)
+
+
+def short_location(loc: Location) -> str:
+    """`demo.ipynb cell 3` or `train.py:12`: enough to find it, short enough for a table."""
+    return f"{loc.path} cell {loc.cell}" if loc.cell is not None else str(loc)
+
+
+def _first_and_count(locations: list[Location]) -> str:
+    if not locations:
+        return "-"
+    more = f" +{len(locations) - 1}" if len(locations) > 1 else ""
+    return short_location(locations[0]) + more
+
+
+def inventory_summary(inv: Inventory, rt: Runtime) -> RenderableType:
+    declared: dict[str, list[DeclaredRequirement]] = defaultdict(list)
+    for req in inv.requirements:
+        if req.name:
+            declared[req.name].append(req)
+    used: dict[str, list[ImportUse]] = defaultdict(list)
+    for use in inv.imports:
+        if use.name:
+            used[use.name].append(use)
+    parts: list[RenderableType] = [
+        Text(
+            f"Scanned {inv.files_scanned} code files: {len(used)} distributions imported,"
+            f" {len(declared)} declared",
+            style="bold",
+        )
+    ]
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("distribution", "wants", "declared in", "imported in", f"{rt.name} has"):
+        table.add_column(column, overflow="fold")
+    for name in sorted(set(declared) | set(used)):
+        reqs = declared.get(name, [])
+        uses = used.get(name, [])
+        wants = next((r.specifier for r in reqs if r.specifier), "any" if reqs else "-")
+        imported = _first_and_count([u.location for u in uses])
+        if uses and all(u.optional for u in uses):
+            imported += " (optional)"
+        table.add_row(
+            name,
+            wants,
+            _first_and_count([r.location for r in reqs]),
+            imported,
+            rt.version_of(name) or "-",
+        )
+    parts.append(table)
+    if inv.undeclared:
+        parts.append(Text("Imported but not declared: " + ", ".join(inv.undeclared)))
+    if inv.declared_unused:
+        parts.append(Text("Declared but never imported (kept): " + ", ".join(inv.declared_unused)))
+    if inv.python2_files:
+        shown = ", ".join(inv.python2_files[:5])
+        more = f" and {len(inv.python2_files) - 5} more" if len(inv.python2_files) > 5 else ""
+        parts.append(Text(f"Python 2 files: {shown}{more}", style="yellow"))
+    if inv.findings:
+        parts.append(Text(f"Findings ({len(inv.findings)}):"))
+        parts.append(findings_block(inv.findings))
+    return Group(*parts)
+
+
+def clone_summary(result: CloneResult) -> RenderableType:
+    ws = result.workspace
+    at = f" at {ws.commit[:12]}" if ws.commit else ""
+    if ws.reused:
+        head = Text(f"Reused {display_path(ws.root)}, a clone of {ws.source}{at}", style="bold")
+    else:
+        head = Text(f"Cloned {ws.source}{at} into {display_path(ws.root)}", style="bold")
+    parts: list[RenderableType] = [head]
+    if ws.path != ws.root:
+        parts.append(Text(f"  working in {ws.path.relative_to(ws.root)}/"))
+    if ws.notebook:
+        parts.append(Text(f"  notebook named by the URL: {ws.notebook}"))
+    parts.extend(Text(f"  note: {note}", style="yellow") for note in ws.notes)
+    parts.append(Text("Target " + runtime_line(result.runtime)))
+    parts.append(inventory_summary(result.inventory, result.runtime))
+    return Group(*parts)
+
+
+PIPE_WIDTH = 110
+"""Columns when output goes to a pipe (Colab's `!envfix` output area is that wide)."""
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the current folder when it is inside it, else as it is."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def make_console(stderr: bool = False) -> Console:
+    console = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = PIPE_WIDTH
+    return console

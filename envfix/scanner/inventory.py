@@ -1,0 +1,266 @@
+"""The scan stage: walk a repo once and build its `Inventory` of imports and requirements."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from envfix.model import (
+    Finding,
+    ImportUse,
+    Inventory,
+    Location,
+    NameMapping,
+    Runtime,
+)
+from envfix.scanner.declared import is_declaration_file, parse_pip_command, read_declared
+from envfix.scanner.imports import CodeScan, scan_notebook_file, scan_python_file
+from envfix.scanner.names import STDLIB_BACKPORTS, NameResolver, describe_former_stdlib
+
+UNDECLARED_IMPORT = "undeclared-import"
+FORMER_STDLIB = "former-stdlib-module"
+PYTHON_VERSION = "python-version"
+GUESSED_DISTRIBUTION = "guessed-distribution"
+MISSING_REQUIREMENTS_FILE = "missing-requirements-file"
+
+# Folders that hold no code of the repo's own: VCS data, caches, installed environments.
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".envfix",
+        "__pycache__",
+        "node_modules",
+        ".tox",
+        ".nox",
+        ".ipynb_checkpoints",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+    }
+)
+# Files whose imports are build or documentation tooling, not needs of the code.
+_TOOLING_FILES = re.compile(r"(^|/)setup\.py$|(^|/)docs?/(source/)?conf\.py$")
+# Test code: its imports are needed to run the tests, not the paper's code.
+_TEST_FILES = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
+_EXTENSION = re.compile(r"^([A-Za-z_]\w*)\.(?:[\w-]+\.)?(?:so|pyd)$")
+_SOURCE_ROOTS = ("", "src", "lib")
+
+
+def walk_repo(root: Path) -> list[str]:
+    """Every file of the repo as a sorted POSIX path relative to `root`.
+
+    Skips VCS folders, caches and virtual environments, and symlinks that lead outside.
+    """
+    found: list[str] = []
+    resolved_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            d for d in dirnames if d not in SKIP_DIRS and not (here / d / "pyvenv.cfg").exists()
+        )
+        rel_dir = here.relative_to(root).as_posix()
+        for filename in filenames:
+            path = here / filename
+            if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
+                continue
+            found.append(filename if rel_dir == "." else f"{rel_dir}/{filename}")
+    return sorted(found)
+
+
+class LocalModules:
+    """Modules the repo itself provides, so that imports of them are not requirements."""
+
+    def __init__(self, files: Iterable[str], scans: dict[str, CodeScan]) -> None:
+        self.by_dir: dict[str, set[str]] = defaultdict(set)
+        for rel in files:
+            name = _module_name(rel.rpartition("/")[2])
+            if name is None:
+                continue
+            parts = rel.split("/")
+            self.by_dir["/".join(parts[:-1])].add(name)
+            for depth in range(len(parts) - 1):
+                if parts[depth].isidentifier():
+                    self.by_dir["/".join(parts[:depth])].add(parts[depth])
+        self.roots: set[str] = set(_SOURCE_ROOTS)
+        self.written: set[str] = set()
+        for rel, code in scans.items():
+            file_dir = posixpath.dirname(rel)
+            for directory in code.search_dirs:
+                joined = posixpath.normpath(posixpath.join(file_dir, directory))
+                if not joined.startswith(".."):
+                    self.roots.add("" if joined == "." else joined)
+            self.written.update(code.written_modules)
+        self.anywhere = frozenset(name for names in self.by_dir.values() for name in names)
+
+    def is_local(self, top: str, file_dir: str) -> bool:
+        """Whether `import top` in a file of `file_dir` finds a module of the repo."""
+        return (
+            top in self.written
+            or top in self.by_dir.get(file_dir, ())
+            or any(top in self.by_dir.get(r, ()) for r in self.roots)
+        )
+
+
+def _module_name(filename: str) -> str | None:
+    stem, dot, suffix = filename.rpartition(".")
+    if dot and suffix in ("py", "pyx") and stem.isidentifier():
+        return stem
+    m = _EXTENSION.match(filename)
+    return m[1] if m else None
+
+
+def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> Inventory:
+    """Read the repo at `root` and say what it imports and declares, for `runtime`."""
+    resolver = resolver or NameResolver(runtime)
+    files = walk_repo(root)
+    scans: dict[str, CodeScan] = {}
+    for rel in files:
+        if rel.endswith(".py"):
+            scans[rel] = scan_python_file(root, rel)
+        elif rel.endswith(".ipynb"):
+            scans[rel] = scan_notebook_file(root, rel)
+    declared = read_declared(root, [rel for rel in files if is_declaration_file(rel)])
+    findings: list[Finding] = [f for code in scans.values() for f in code.findings]
+    findings.extend(declared.findings)
+    requirements = list(declared.requirements)
+    file_set = set(files)
+    for code in scans.values():
+        for command in code.pip_commands:
+            reqs, command_findings, includes = parse_pip_command(
+                command.text, command.location, "notebook"
+            )
+            requirements.extend(reqs)
+            findings.extend(command_findings)
+            findings.extend(_missing_includes(includes, command.location, file_set))
+    local = LocalModules(files, scans)
+    imports, mappings, local_names, import_findings = _classify_imports(
+        scans, local, resolver, runtime
+    )
+    findings.extend(import_findings)
+    for version, location in declared.python_versions:
+        findings.append(
+            Finding(
+                PYTHON_VERSION,
+                f"the repo asks for Python {version}; {runtime.name} has {runtime.python_version}",
+                location,
+                severity="info",
+            )
+        )
+    inventory = Inventory(
+        root=str(root),
+        target=runtime.name,
+        python_version=runtime.python_version,
+        files_scanned=len(scans),
+        imports=tuple(sorted(imports, key=lambda u: (u.location, u.module))),
+        requirements=tuple(requirements),
+        mappings=tuple(sorted(mappings.values(), key=lambda m: m.module)),
+        local_modules=tuple(sorted(local_names)),
+        python2_files=tuple(sorted(rel for rel, code in scans.items() if code.python2)),
+        findings=(),
+    )
+    findings.extend(_undeclared_findings(inventory, runtime))
+    findings.extend(
+        Finding(GUESSED_DISTRIBUTION, f"'{m.module}' -> {m.name}: {m.reason}", severity="info")
+        for m in inventory.mappings
+        if m.source == "same-name" and m.name not in runtime.installed
+    )
+    return replace(inventory, findings=tuple(findings))
+
+
+def _missing_includes(
+    includes: Iterable[str], location: Location, files: set[str]
+) -> list[Finding]:
+    """Findings for `-r file` includes of notebook commands that name no file of the repo."""
+    missing = []
+    base = posixpath.dirname(location.path)
+    for include in includes:
+        candidates = {
+            posixpath.normpath(posixpath.join(base, include)),
+            posixpath.normpath(include),
+        }
+        if not candidates & files:
+            missing.append(
+                Finding(
+                    MISSING_REQUIREMENTS_FILE,
+                    f"installs from '{include}', which the repo does not have",
+                    location,
+                )
+            )
+    return missing
+
+
+def _classify_imports(
+    scans: dict[str, CodeScan], local: LocalModules, resolver: NameResolver, runtime: Runtime
+) -> tuple[list[ImportUse], dict[str, NameMapping], set[str], list[Finding]]:
+    imports: list[ImportUse] = []
+    mappings: dict[str, NameMapping] = {}
+    local_names: set[str] = set()
+    findings: list[Finding] = []
+    reported: set[tuple[str, str]] = set()
+    resolved: dict[str, NameMapping] = {}
+    for rel, code in scans.items():
+        if _TOOLING_FILES.search(rel):
+            continue
+        file_dir = posixpath.dirname(rel)
+        test_code = _TEST_FILES.search(rel) is not None
+        for use in code.imports:
+            if test_code and not use.optional:
+                use = replace(use, optional=True)
+            top = use.top_level
+            if resolver.is_stdlib(top):
+                continue
+            if local.is_local(top, file_dir) or (top in local.anywhere and not resolver.knows(top)):
+                local_names.add(top)
+                continue
+            if top in resolver.former_stdlib:
+                if (rel, top) not in reported:
+                    reported.add((rel, top))
+                    findings.append(
+                        Finding(
+                            FORMER_STDLIB,
+                            describe_former_stdlib(top, runtime.python_minor),
+                            use.location,
+                        )
+                    )
+                backport = STDLIB_BACKPORTS.get(top)
+                if backport:
+                    mappings.setdefault(
+                        top,
+                        NameMapping(top, backport, "stdlib", reason=f"backport of '{top}'"),
+                    )
+                    imports.append(replace(use, name=backport))
+                continue
+            mapping = resolved.get(use.module)
+            if mapping is None:
+                mapping = resolved[use.module] = resolver.resolve(use.module)
+                mappings.setdefault(mapping.module, mapping)
+            imports.append(replace(use, name=mapping.name))
+    return imports, mappings, local_names, findings
+
+
+def _undeclared_findings(inventory: Inventory, runtime: Runtime) -> list[Finding]:
+    first_use: dict[str, ImportUse] = {}
+    for use in inventory.imports:
+        if use.name and not use.optional:
+            first_use.setdefault(use.name, use)
+    findings = []
+    for name in inventory.undeclared:
+        use = first_use[name]
+        version = runtime.version_of(name)
+        has = f"; {runtime.name} has {version}" if version else f"; {runtime.name} lacks it"
+        findings.append(
+            Finding(
+                UNDECLARED_IMPORT,
+                f"{name} is imported (as '{use.module}') but no requirement declares it{has}",
+                use.location,
+            )
+        )
+    return findings

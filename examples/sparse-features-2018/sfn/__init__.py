@@ -1,0 +1,2 @@
+from .data import make_dataset, summarize
+from .model import SparseFeatureNetwork

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import pytest
+
+from envfix.model import InstalledDistribution, Runtime
+from envfix.runtime import load_profile
+from envfix.scanner.names import (
+    ImportMap,
+    NameResolver,
+    bundled_import_map,
+    describe_former_stdlib,
+    former_stdlib_modules,
+    live_lookup,
+    stdlib_modules,
+)
+
+COLAB = load_profile("colab")
+
+
+def runtime_with(*names: str, python: str = "3.13.1") -> Runtime:
+    return Runtime(
+        name="test",
+        python_version=python,
+        platforms=("linux_x86_64",),
+        distributions=tuple(InstalledDistribution(n, "1.0") for n in names),
+    )
+
+
+SMALL_MAP = ImportMap(
+    modules={
+        "cv2": ("opencv-contrib-python", "opencv-python", "opencv-python-headless"),
+        "google.protobuf": ("protobuf",),
+        "google.cloud.storage": ("google-cloud-storage",),
+        "yaml": ("pyyaml",),
+        "attr": ("attrs",),
+        "foo": ("bar-dist", "zed-dist"),
+    },
+    preferred={"cv2": "opencv-python"},
+)
+
+
+def test_well_known_mappings_for_colab() -> None:
+    resolver = NameResolver(COLAB, live=None)
+    expected = {
+        "cv2": "opencv-python",
+        "sklearn": "scikit-learn",
+        "PIL": "pillow",
+        "yaml": "pyyaml",
+        "skimage": "scikit-image",
+        "google.protobuf": "protobuf",
+        "bs4": "beautifulsoup4",
+        "torch": "torch",
+        "tensorboardX": "tensorboardx",
+    }
+    got = {module: resolver.resolve(module).name for module in expected}
+    assert got == expected
+
+
+def test_deepest_namespace_prefix_wins() -> None:
+    resolver = NameResolver(runtime_with(), SMALL_MAP, live=None)
+    m = resolver.resolve("google.protobuf.text_format")
+    assert (m.module, m.name, m.source) == ("google.protobuf", "protobuf", "import-map")
+    assert resolver.resolve("google.cloud.storage.blob").name == "google-cloud-storage"
+
+
+def test_installed_candidate_wins_and_says_why() -> None:
+    resolver = NameResolver(runtime_with("opencv-python-headless"), SMALL_MAP, live=None)
+    m = resolver.resolve("cv2")
+    assert m.name == "opencv-python-headless"
+    assert "only one of 3 installed" in m.reason
+    assert m.candidates == SMALL_MAP.modules["cv2"]
+
+
+def test_preferred_among_several_installed_or_none() -> None:
+    both = NameResolver(
+        runtime_with("opencv-python", "opencv-contrib-python"), SMALL_MAP, live=None
+    )
+    assert both.resolve("cv2").name == "opencv-python"
+    assert "2 are installed" in both.resolve("cv2").reason
+    none = NameResolver(runtime_with(), SMALL_MAP, live=None)
+    assert none.resolve("cv2").name == "opencv-python"
+    assert "none is installed" in none.resolve("cv2").reason
+    assert none.resolve("foo").name == "bar-dist"  # no preference: first by name, said so
+    assert "first by name" in none.resolve("foo").reason
+
+
+def test_live_environment_comes_first() -> None:
+    def live(module: str) -> tuple[str, tuple[str, ...]] | None:
+        return ("yaml", ("pyyaml",)) if module.startswith("yaml") else None
+
+    resolver = NameResolver(runtime_with(), SMALL_MAP, live=live)
+    assert resolver.resolve("yaml").source == "live-env"
+    assert resolver.resolve("attr").source == "import-map"
+
+
+def test_same_name_guess_is_marked() -> None:
+    resolver = NameResolver(runtime_with("my-lib"), SMALL_MAP, live=None)
+    guess = resolver.resolve("some_unknown_pkg.sub")
+    assert (guess.module, guess.name, guess.source) == (
+        "some_unknown_pkg",
+        "some-unknown-pkg",
+        "same-name",
+    )
+    assert "assumed" in guess.reason
+    assert "installed" in resolver.resolve("my_lib").reason
+
+
+def test_real_live_environment_lookup() -> None:
+    assert live_lookup("packaging.version") == ("packaging", ("packaging",))
+    assert live_lookup("surely_not_installed_anywhere") is None
+
+
+def test_stdlib_is_for_the_target_python() -> None:
+    assert "tomllib" in stdlib_modules("3.13") and "tomllib" not in stdlib_modules("3.10")
+    assert "imp" in stdlib_modules("3.11") and "imp" not in stdlib_modules("3.12")
+    assert "distutils" in former_stdlib_modules("3.12")
+    assert {"imp", "distutils", "asyncore", "cgi", "telnetlib", "urllib2", "cPickle"} <= (
+        former_stdlib_modules("3.13")
+    )
+    assert "cgi" not in former_stdlib_modules("3.12")
+    resolver = NameResolver(runtime_with(python="3.11.9"), SMALL_MAP, live=None)
+    assert resolver.is_stdlib("imp.reload") and not resolver.is_stdlib("numpy")
+
+
+@pytest.mark.parametrize(
+    ("module", "words"),
+    [("urllib2", "urllib.request"), ("distutils.core", "setuptools"), ("imp", "must change")],
+)
+def test_former_stdlib_explanations(module: str, words: str) -> None:
+    assert words in describe_former_stdlib(module, "3.13")
+
+
+def test_bundled_map_preferences_are_candidates() -> None:
+    shipped = bundled_import_map()
+    for module, name in shipped.preferred.items():
+        assert name in shipped.modules[module], module

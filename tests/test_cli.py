@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from envfix import pipeline
+from envfix.cli import main
+from envfix.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK
+from tests.helpers import make_git_repo, notebook
+
+PAPER = {
+    "requirements.txt": "numpy==1.16.4\ntorch==1.4.0\n",
+    "train.py": "import numpy as np\nimport cv2\nfrom models import net\n",
+    "models.py": "import torch\n",
+    "demo.ipynb": notebook("!pip install tensorboardX==1.2", "import tensorboardX"),
+}
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def paper(tmp_path: Path) -> Path:
+    return make_git_repo(tmp_path / "paper", PAPER)
+
+
+def assert_one_line_error(result: Result, code: int, words: str) -> None:
+    assert result.exit_code == code
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("envfix: error: ") and words in lines[0]
+    assert len(lines) <= 2 and (len(lines) == 1 or lines[1].startswith("hint: "))
+
+
+def test_scan_summary(paper: Path) -> None:
+    result = invoke("scan", str(paper))
+    assert result.exit_code == EXIT_OK
+    assert "opencv-python" in result.stdout and "tensorboardx" in result.stdout
+    assert "Imported but not declared: opencv-python" in result.stdout
+
+
+def test_scan_json_is_only_json_with_a_schema_version(paper: Path) -> None:
+    result = invoke("scan", str(paper), "--json", "--target", "colab-2026.07")
+    assert result.exit_code == EXIT_OK
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and doc["command"] == "scan"
+    assert doc["runtime"]["name"] == "colab-2026.07"
+    assert doc["summary"]["undeclared"] == ["opencv-python"]
+    for item in doc["imports"] + doc["requirements"]:
+        assert {"name", "path", "line", "cell"} <= set(item)
+    assert {i["module"]: i["name"] for i in doc["imports"]}["cv2"] == "opencv-python"
+
+
+def test_scan_of_a_missing_folder(tmp_path: Path) -> None:
+    assert_one_line_error(invoke("scan", str(tmp_path / "nope")), EXIT_BAD_INPUT, "does not exist")
+
+
+def test_clone_local_repo(paper: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "work"
+    result = invoke("clone", str(paper), str(dest))
+    assert result.exit_code == EXIT_OK, result.stderr
+    assert f"Cloned {paper}" in result.stdout
+    again = invoke("clone", str(paper), str(dest), "--json")
+    doc = json.loads(again.stdout)
+    assert doc["command"] == "clone" and doc["workspace"]["reused"] is True
+    assert doc["inventory"]["summary"]["declared_unused"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "words"),
+    [
+        (["clone", "--", "--upload-pack=touch /tmp/x"], EXIT_BAD_INPUT, "could pass options"),
+        (["clone", "ext::sh -c touch% /tmp/x"], EXIT_BAD_INPUT, "remote helpers"),
+        (["clone", "http://127.0.0.1:9/a/b.git", "unused-dest"], EXIT_ENVIRONMENT, "cannot reach"),
+        (["runtime", "--target", "colab-1999"], EXIT_BAD_INPUT, "unknown target"),
+        (["scan", ".", "--target", "colab-1999"], EXIT_BAD_INPUT, "unknown target"),
+    ],
+)
+def test_bad_input_is_one_line_and_an_exit_code(
+    args: list[str], code: int, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(invoke(*args), code, words)
+    assert not (tmp_path / "unused-dest").exists()
+
+
+def test_a_bad_target_is_refused_before_cloning(paper: Path, tmp_path: Path) -> None:
+    result = invoke("clone", str(paper), str(tmp_path / "dest"), "--target", "nope")
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert not (tmp_path / "dest").exists()
+
+
+def test_internal_error_is_one_line_with_a_log(
+    monkeypatch: pytest.MonkeyPatch, paper: Path
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(pipeline, "scan", broken)
+    result = invoke("scan", str(paper))
+    assert result.exit_code == EXIT_INTERNAL
+    assert "internal error: RuntimeError: boom" in result.stderr
+    log = Path(result.stderr.split("traceback is in ")[1].strip())
+    assert "RuntimeError: boom" in log.read_text()
+    log.unlink()
+
+
+def test_runtime_list_and_json() -> None:
+    listing = invoke("runtime", "--list")
+    assert "colab-2025.07-gpu" in listing.stdout
+    doc = json.loads(invoke("runtime", "--list", "--json").stdout)
+    assert [p["name"] for p in doc["profiles"]][:2] == ["colab", "colab-gpu"]
+    single = json.loads(invoke("runtime", "--target", "colab-gpu", "--json", "--packages").stdout)
+    assert single["runtime"]["cuda"] == "12.8"
+    assert any(d["name"] == "torch" for d in single["runtime"]["distributions"])
+
+
+def test_python_dash_m_entry_point(paper: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "envfix", "scan", str(paper), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["command"] == "scan"
+    version = subprocess.run(
+        [sys.executable, "-m", "envfix", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("envfix, version ")
