@@ -43,7 +43,7 @@ def _handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except EnvfixError as exc:
-            click.secho(f"envfix: error: {exc.message}", fg="red", err=True)
+            click.secho(f"envfix: error: {exc.message.splitlines()[0]}", fg="red", err=True)
             if exc.hint:
                 click.echo(f"hint: {exc.hint}", err=True)
             sys.exit(exc.exit_code)
@@ -55,7 +55,10 @@ def _handle_errors(func: F) -> F:
                 "w", prefix="envfix-crash-", suffix=".log", delete=False
             ) as log_file:
                 traceback.print_exc(file=log_file)
-            click.secho(f"envfix: internal error: {type(exc).__name__}: {exc}", fg="red", err=True)
+            first_line = (str(exc).strip().splitlines() or [""])[0][:200]
+            click.secho(
+                f"envfix: internal error: {type(exc).__name__}: {first_line}", fg="red", err=True
+            )
             click.echo(
                 f"hint: this is a bug in envfix; the traceback is in {log_file.name}", err=True
             )

@@ -137,6 +137,8 @@ class Inventory:
     local_modules: tuple[str, ...]
     python2_files: tuple[str, ...]
     findings: tuple[Finding, ...]
+    project_names: tuple[str, ...] = ()
+    """The distribution names the repo itself publishes (setup.py `name=`, pyproject)."""
 
     @cached_property
     def imported_names(self) -> frozenset[str]:

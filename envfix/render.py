@@ -107,7 +107,9 @@ def inventory_summary(inv: Inventory, rt: Runtime) -> RenderableType:
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("distribution", "wants", "declared in", "imported in", f"{rt.name} has"):
         table.add_column(column, overflow="fold")
-    for name in sorted(set(declared) | set(used)):
+    # Imported distributions only; the declared-but-unused ones follow in one line (an
+    # exported conda environment declares dozens).
+    for name in sorted(used):
         reqs = declared.get(name, [])
         uses = used.get(name, [])
         wants = next((r.specifier for r in reqs if r.specifier), "any" if reqs else "-")

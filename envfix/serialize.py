@@ -104,6 +104,7 @@ def inventory(inv: Inventory) -> dict[str, Any]:
         "requirements": [requirement(r) for r in inv.requirements],
         "mappings": [mapping(m) for m in inv.mappings],
         "local_modules": list(inv.local_modules),
+        "project_names": list(inv.project_names),
         "python2_files": list(inv.python2_files),
         "findings": [finding(f) for f in inv.findings],
     }

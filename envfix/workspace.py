@@ -141,7 +141,7 @@ def parse_source(text: str, ref: str | None = None, cwd: Path | None = None) -> 
     if local is not None and local.exists():
         if not local.is_dir():
             raise BadInputError(f"{text} is a file, not a repository or folder")
-        kind: SourceKind = "local-git" if (local / ".git").exists() else "local-dir"
+        kind: SourceKind = "local-git" if _is_repo_root(local) else "local-dir"
         return RepoSource(kind, str(local), ref)
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*::", text):
         raise UnsafeSourceError(
@@ -159,6 +159,19 @@ def parse_source(text: str, ref: str | None = None, cwd: Path | None = None) -> 
         f"'{text}' is not a URL, an owner/name, or an existing folder",
         hint="e.g. envfix clone https://github.com/owner/name, or envfix clone owner/name",
     )
+
+
+def _is_repo_root(path: Path) -> bool:
+    """A work tree's top folder or a bare repository (a folder inside a work tree is not)."""
+    if (path / ".git").exists():
+        return True
+    try:
+        repo = git.Repo(path)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return False
+    # A folder that is itself a git directory is a bare repository, whatever its config says
+    # (mirrors often have none, and GitPython reads `bare` from the config).
+    return repo.bare or Path(repo.git_dir).resolve() == path.resolve()
 
 
 def _has_scheme(text: str) -> bool:
@@ -355,10 +368,20 @@ def _clone_error(url: str, ref: str | None, exc: git.GitCommandError) -> Excepti
             f"repository {shown} not found, or it is private",
             hint="check the URL; for a private repo, clone it yourself and pass the folder",
         )
-    last = [line for line in stderr.strip().splitlines() if line.strip()]
     return EnvironmentProblemError(
-        f"git could not clone {shown}: {last[-1].strip() if last else 'no message'}"
+        f"git could not clone {shown}: {_git_message(stderr)}",
+        hint="the repository may be damaged or too large; try again, or clone it with git"
+        " yourself and pass the folder",
     )
+
+
+def _git_message(stderr: str) -> str:
+    """The line of git's output that says what went wrong (its first `fatal:` line)."""
+    # GitPython wraps git's output as "stderr: '...'".
+    text = stderr.strip().removeprefix("stderr:").strip().strip("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    fatal = [line for line in lines if "fatal:" in line]
+    return (fatal or lines or ["no message"])[0]
 
 
 def _strip_credentials(url: str) -> str:
@@ -407,8 +430,9 @@ def _import_folder(folder: Path, into: Path) -> git.Repo:
 
 def _is_dirty(path: Path) -> bool:
     try:
-        return open_repo(path).is_dirty(untracked_files=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        repo = open_repo(path)
+        return not repo.bare and repo.working_tree_dir is not None and repo.is_dirty()
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError):
         return False
 
 

@@ -9,6 +9,7 @@ import git as gitpython
 import pytest
 
 from envfix.errors import (
+    EnvironmentProblemError,
     BadInputError,
     DestinationError,
     NetworkError,
@@ -320,3 +321,41 @@ def test_open_folder(tmp_path: Path, upstream: Path) -> None:
         open_folder(tmp_path / "missing")
     plain = write_files(tmp_path / "plain", {"a.py": ""})
     assert open_folder(plain).commit is None
+
+
+def test_clone_of_a_bare_repository(upstream: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "mirror.git"
+    git(tmp_path, "clone", "-q", "--bare", str(upstream), str(bare))
+    source = parse_source(str(bare))
+    assert source.kind == "local-git"
+    ws = clone(source, tmp_path / "from-bare")
+    assert (ws.root / "train.py").read_text() == "import numpy\n"
+    assert source.name == "mirror"
+
+
+def test_a_folder_inside_a_work_tree_is_copied(upstream: Path, tmp_path: Path) -> None:
+    write_files(upstream, {"sub/model.py": "import torch\n"})
+    git(upstream, "add", "--all")
+    git(upstream, "commit", "-q", "-m", "sub")
+    source = parse_source(str(upstream / "sub"))
+    assert source.kind == "local-dir"
+    ws = clone(source, tmp_path / "sub-copy")
+    assert (ws.root / "model.py").exists()
+
+
+def test_clone_of_a_bare_mirror_without_config(upstream: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "mirror"
+    git(tmp_path, "clone", "-q", "--mirror", str(upstream), str(bare))
+    (bare / "config").unlink()
+    ws = clone(parse_source(str(bare)), tmp_path / "from-mirror")
+    assert (ws.root / "train.py").exists() and ws.commit == git(upstream, "rev-parse", "HEAD")
+
+
+def test_a_damaged_repository_is_one_clear_line(upstream: Path, tmp_path: Path) -> None:
+    blob = git(upstream, "rev-parse", "HEAD:train.py")
+    (upstream / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    with pytest.raises(EnvironmentProblemError) as info:
+        clone(parse_source(str(upstream)), tmp_path / "dest")
+    assert "fatal:" in info.value.message and "\n" not in info.value.message
+    assert not (tmp_path / "dest").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["upstream"]

@@ -20,7 +20,6 @@ from packaging.utils import canonicalize_name
 
 from envfix.model import DeclaredRequirement, Location
 from envfix.scanner.reqcommon import (
-    CONDA_SYSTEM_PACKAGE,
     UNREADABLE_FILE,
     Collector,
     Parsed,
@@ -159,12 +158,7 @@ def add_conda_spec(
         out.python_version(spec.version, location)
         return
     if names.is_system(spec.name, spec.build):
-        out.finding(
-            CONDA_SYSTEM_PACKAGE,
-            f"conda package '{text.strip()}' is not a Python package: pip does not install it",
-            location,
-            "info",
-        )
+        out.system_packages.append((spec.name, location))
         return
     try:
         specifier = conda_to_pep440(spec.version, spec.fuzzy)

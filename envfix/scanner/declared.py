@@ -73,6 +73,8 @@ class DeclaredResult:
     findings: tuple[Finding, ...]
     python_versions: tuple[tuple[str, Location], ...]
     """Python versions the repo asks for (`3.6`, `>=3.5`), each with where it does."""
+    project_names: tuple[str, ...] = ()
+    """The repo's own distribution names (canonical), from setup.py, setup.cfg, pyproject."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def read_declared(root: Path, relpaths: Iterable[str]) -> DeclaredResult:
         tuple(reader.out.requirements),
         tuple(reader.out.findings),
         tuple(reader.out.python_versions),
+        tuple(dict.fromkeys(reader.out.project_names)),
     )
 
 
@@ -167,6 +170,7 @@ class _Reader:
         self.out.requirements.extend(parsed.requirements)
         self.out.findings.extend(parsed.findings)
         self.out.python_versions.extend(parsed.python_versions)
+        self.out.project_names.extend(parsed.project_names)
         self.pending.extend((relpath, include) for include in parsed.includes)
 
     def follow_includes(self) -> None:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from envfix.model import (
+    DeclaredRequirement,
     Finding,
     ImportUse,
     Inventory,
@@ -27,6 +28,7 @@ FORMER_STDLIB = "former-stdlib-module"
 PYTHON_VERSION = "python-version"
 GUESSED_DISTRIBUTION = "guessed-distribution"
 MISSING_REQUIREMENTS_FILE = "missing-requirements-file"
+INSTALLS_ITSELF = "installs-itself"
 
 # Folders that hold no code of the repo's own: VCS data, caches, installed environments.
 SKIP_DIRS = frozenset(
@@ -130,14 +132,17 @@ def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> 
     declared = read_declared(root, [rel for rel in files if is_declaration_file(rel)])
     findings: list[Finding] = [f for code in scans.values() for f in code.findings]
     findings.extend(declared.findings)
-    requirements = list(declared.requirements)
+    own = set(declared.project_names)
+    requirements = [r for r in declared.requirements if r.name not in own]
+    findings.extend(_installs_itself(declared.requirements, own))
     file_set = set(files)
     for code in scans.values():
         for command in code.pip_commands:
             reqs, command_findings, includes = parse_pip_command(
                 command.text, command.location, "notebook"
             )
-            requirements.extend(reqs)
+            requirements.extend(r for r in reqs if r.name not in own)
+            findings.extend(_installs_itself(reqs, own))
             findings.extend(command_findings)
             findings.extend(_missing_includes(includes, command.location, file_set))
     local = LocalModules(files, scans)
@@ -165,6 +170,7 @@ def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> 
         local_modules=tuple(sorted(local_names)),
         python2_files=tuple(sorted(rel for rel, code in scans.items() if code.python2)),
         findings=(),
+        project_names=declared.project_names,
     )
     findings.extend(_undeclared_findings(inventory, runtime))
     findings.extend(
@@ -173,6 +179,20 @@ def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> 
         if m.source == "same-name" and m.name not in runtime.installed
     )
     return replace(inventory, findings=tuple(findings))
+
+
+def _installs_itself(requirements: Iterable[DeclaredRequirement], own: set[str]) -> list[Finding]:
+    """Findings for `pip install <the repo's own name>` lines: the checkout is used instead."""
+    return [
+        Finding(
+            INSTALLS_ITSELF,
+            f"installs {req.name}, the repo's own package, from PyPI; the checkout is used instead",
+            req.location,
+            severity="info",
+        )
+        for req in requirements
+        if req.name in own and req.kind == "registry"
+    ]
 
 
 def _missing_includes(

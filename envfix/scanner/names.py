@@ -64,6 +64,14 @@ PYTHON2_RENAMES: Mapping[str, str] = {
 }
 _NEWEST_STDLIB_LIST = "3.14"
 
+# Modules that only a Colab runtime provides: no PyPI distribution ships them.
+RUNTIME_PROVIDED: Mapping[str, str] = {"google.colab": "google-colab"}
+# Namespace packages shared by many distributions; by convention `google.cloud.storage`
+# comes from `google-cloud-storage`, `azure.storage.blob` from `azure-storage-blob`.
+NAMESPACES = frozenset(
+    {"google", "google.cloud", "azure", "backports", "zope", "nvidia", "mpl_toolkits", "jaraco"}
+)
+
 
 @cache
 def stdlib_modules(python_minor: str) -> frozenset[str]:
@@ -191,26 +199,40 @@ class NameResolver:
         )
 
     def resolve(self, module: str) -> NameMapping:
-        top = module.partition(".")[0]
+        for provided, dist in RUNTIME_PROVIDED.items():
+            if module == provided or module.startswith(provided + "."):
+                return NameMapping(
+                    provided, dist, "import-map", reason="Colab's own package, not on PyPI"
+                )
         live = self.live(module) if self.live is not None else None
         mapped = self.import_map.lookup(module)
         if live is None and mapped is None:
-            name = canonicalize_name(top)
-            installed = name in self.runtime.installed
-            return NameMapping(
-                top,
-                name,
-                "same-name",
-                reason=f"installed in {self.runtime.name} under that name"
-                if installed
-                else "not in the import map; assumed the distribution is named like the module",
-            )
+            return self._guess(module)
         key = max((k for k, _ in filter(None, (live, mapped))), key=len)
         live_names = live[1] if live else ()
         candidates = tuple(dict.fromkeys([*live_names, *(mapped[1] if mapped else ())]))
         chosen, reason = self._choose(key, candidates)
         source: MappingSource = "live-env" if chosen in live_names else "import-map"
         return NameMapping(key, chosen, source, candidates if len(candidates) > 1 else (), reason)
+
+    def _guess(self, module: str) -> NameMapping:
+        """The distribution named like the module (`foo_bar` -> foo-bar); under a namespace
+        package, named like the dotted path (`google.cloud.vision` -> google-cloud-vision)."""
+        parts = module.split(".")
+        depth = 1
+        while depth < len(parts) and ".".join(parts[:depth]) in NAMESPACES:
+            depth += 1
+        key = ".".join(parts[:depth])
+        name = canonicalize_name(key.replace(".", "-"))
+        installed = name in self.runtime.installed
+        return NameMapping(
+            key,
+            name,
+            "same-name",
+            reason=f"installed in {self.runtime.name} under that name"
+            if installed
+            else "not in the import map; assumed the distribution is named like the module",
+        )
 
     def _choose(self, key: str, candidates: tuple[str, ...]) -> tuple[str, str]:
         if len(candidates) == 1:

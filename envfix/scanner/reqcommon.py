@@ -70,6 +70,7 @@ class Parsed:
     findings: tuple[Finding, ...] = ()
     python_versions: tuple[tuple[str, Location], ...] = ()
     includes: tuple[Include, ...] = ()
+    project_names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -80,6 +81,10 @@ class Collector:
     findings: list[Finding] = field(default_factory=list)
     python_versions: list[tuple[str, Location]] = field(default_factory=list)
     includes: list[Include] = field(default_factory=list)
+    system_packages: list[tuple[str, Location]] = field(default_factory=list)
+    project_names: list[str] = field(default_factory=list)
+    """The repo's own distribution name, where setup.py or pyproject.toml states it."""
+    """Non-Python conda packages, reported together as one finding by `result()`."""
 
     def finding(
         self, code: str, message: str, location: Location | None, severity: Severity = "warning"
@@ -92,6 +97,10 @@ class Collector:
             why = "it uses a shell or environment variable, whose value is unknown here"
         detail = f": {why}" if why else ""
         self.finding(UNPARSABLE_REQUIREMENT, f"cannot read requirement '{text}'{detail}", location)
+
+    def project_name(self, name: object) -> None:
+        if isinstance(name, str) and name.strip():
+            self.project_names.append(canonicalize_name(name.strip()))
 
     def python_version(self, version: str, location: Location) -> None:
         version = version.strip()
@@ -125,14 +134,42 @@ class Collector:
         self.findings.extend(parsed.findings)
         self.python_versions.extend(parsed.python_versions)
         self.includes.extend(parsed.includes)
+        self.project_names.extend(parsed.project_names)
 
     def result(self) -> Parsed:
         return Parsed(
             tuple(self.requirements),
-            tuple(self.findings),
+            (*self.findings, *self._system_package_finding()),
             tuple(self.python_versions),
             tuple(self.includes),
+            tuple(dict.fromkeys(self.project_names)),
         )
+
+    def _system_package_finding(self) -> list[Finding]:
+        """One finding for all the non-Python conda packages of a file or command, not one
+        per package (an exported environment lists dozens: blas, openssl, zlib, ...)."""
+        if not self.system_packages:
+            return []
+        names = sorted(
+            {name for name, _ in self.system_packages},
+            key=lambda n: (n not in _NOTABLE_SYSTEM_PACKAGES, n),
+        )
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        what = "packages are" if len(names) > 1 else "package is"
+        return [
+            Finding(
+                CONDA_SYSTEM_PACKAGE,
+                f"conda {what} not Python (pip does not install them): {shown}",
+                self.system_packages[0][1],
+                "info",
+            )
+        ]
+
+
+# Non-Python conda packages worth naming first: they say what the code needs of the machine.
+_NOTABLE_SYSTEM_PACKAGES = frozenset(
+    {"cudatoolkit", "cuda-toolkit", "cudnn", "nccl", "ffmpeg", "libsndfile", "gcc", "cmake"}
+)
 
 
 def from_requirement(

@@ -290,6 +290,8 @@ def _read_setup_call(call: ast.Call, reader: _Reader, relpath: str, out: Collect
             _add_list(reader.strings(value), relpath, out, _REQUIREMENT_KEYWORDS[name], name)
         elif name == "extras_require":
             _add_extras(value, reader, relpath, out)
+        elif name == "name" and isinstance(value, ast.Constant):
+            out.project_name(value.value)
         elif name == "python_requires":
             result = reader.strings(value)
             for version, line in result.strings:
@@ -380,6 +382,8 @@ def parse_setup_cfg(relpath: str, text: str) -> Parsed:
         )
         return out.result()
     lines = TextLines(text)
+    if parser.has_section("metadata"):
+        out.project_name(parser["metadata"].get("name"))
     if parser.has_section("options"):
         start = lines.match(re.compile(r"^\s*\[options\]")) or 1
         options = parser["options"]

@@ -119,6 +119,7 @@ def _read_project(doc: _Toml, out: Collector) -> None:
     if project is None:
         return
     start = doc.header_line("project")
+    out.project_name(project.get("name"))
     _add_pep508_list(doc, project.get("dependencies"), "project.dependencies", start, None, out)
     optional = project.get("optional-dependencies")
     if isinstance(optional, dict):
@@ -266,6 +267,7 @@ def _read_poetry(doc: _Toml, out: Collector) -> None:
     poetry = _table(doc.data, "tool", "poetry")
     if poetry is None:
         return
+    out.project_name(poetry.get("name"))
     extras = _poetry_extras(poetry)
     sections: list[tuple[str, str | None, dict[str, Any] | None]] = [
         ("tool.poetry.dependencies", None, _table(poetry, "dependencies")),

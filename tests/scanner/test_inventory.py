@@ -192,3 +192,22 @@ def test_tooling_and_test_imports(repo_factory: Callable[..., Path]) -> None:
     assert {u.module for u in inv.imports} == {"pytest", "numpy", "hypothesis"}
     assert {u.module for u in inv.imports if not u.optional} == {"numpy"}
     assert inv.undeclared == ("numpy",)
+
+
+def test_installing_the_repo_itself_is_not_a_requirement(
+    repo_factory: Callable[..., Path],
+) -> None:
+    root = repo_factory(
+        {
+            "setup.py": "from setuptools import setup\nsetup(name='ISR', install_requires=['numpy'])\n",
+            "README.md": "Install:\n\n```\npip install ISR\n```\n",
+            "demo.ipynb": notebook("!pip install isr==2.2", "import ISR\nimport numpy"),
+            "ISR/__init__.py": "",
+        }
+    )
+    inv = scan_offline(root)
+    assert inv.project_names == ("isr",)
+    assert [r.name for r in inv.requirements] == ["numpy"]
+    itself = [str(f.location) for f in inv.findings if f.code == "installs-itself"]
+    assert itself == ["README.md:4", "demo.ipynb cell 1, line 1"]
+    assert inv.local_modules == ("ISR",)

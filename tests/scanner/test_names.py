@@ -134,3 +134,17 @@ def test_bundled_map_preferences_are_candidates() -> None:
     shipped = bundled_import_map()
     for module, name in shipped.preferred.items():
         assert name in shipped.modules[module], module
+
+
+def test_colab_only_module_and_namespace_guesses() -> None:
+    resolver = NameResolver(COLAB, live=None)
+    colab = resolver.resolve("google.colab.drive")
+    assert (colab.module, colab.name) == ("google.colab", "google-colab")
+    guess = NameResolver(runtime_with(), SMALL_MAP, live=None).resolve("google.cloud.vision.v1")
+    assert (guess.module, guess.name, guess.source) == (
+        "google.cloud.vision",
+        "google-cloud-vision",
+        "same-name",
+    )
+    # Colab has a `google` distribution installed; a namespace import is not it.
+    assert resolver.resolve("google.some_new_lib").name == "google-some-new-lib"
