@@ -9,9 +9,9 @@ import git as gitpython
 import pytest
 
 from envfix.errors import (
-    EnvironmentProblemError,
     BadInputError,
     DestinationError,
+    EnvironmentProblemError,
     NetworkError,
     RepoNotFoundError,
     UnsafeSourceError,

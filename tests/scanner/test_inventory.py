@@ -199,7 +199,8 @@ def test_installing_the_repo_itself_is_not_a_requirement(
 ) -> None:
     root = repo_factory(
         {
-            "setup.py": "from setuptools import setup\nsetup(name='ISR', install_requires=['numpy'])\n",
+            "setup.py": "from setuptools import setup\n"
+        "setup(name='ISR', install_requires=['numpy'])\n",
             "README.md": "Install:\n\n```\npip install ISR\n```\n",
             "demo.ipynb": notebook("!pip install isr==2.2", "import ISR\nimport numpy"),
             "ISR/__init__.py": "",
