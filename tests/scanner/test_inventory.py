@@ -200,7 +200,7 @@ def test_installing_the_repo_itself_is_not_a_requirement(
     root = repo_factory(
         {
             "setup.py": "from setuptools import setup\n"
-        "setup(name='ISR', install_requires=['numpy'])\n",
+            "setup(name='ISR', install_requires=['numpy'])\n",
             "README.md": "Install:\n\n```\npip install ISR\n```\n",
             "demo.ipynb": notebook("!pip install isr==2.2", "import ISR\nimport numpy"),
             "ISR/__init__.py": "",
