@@ -9,9 +9,11 @@ only parse as Python 2 are reported and still read for their import lines.
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import json
 import re
+import sys
 import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,7 +160,7 @@ def scan_python_file(root: Path, relpath: str) -> CodeScan:
     if data is not None:
         text = decode_source(data, collector)
         if text is not None:
-            _scan_code(text, collector)
+            _scan_code(text, collector, whole=False)
     return collector.freeze()
 
 
@@ -332,13 +334,107 @@ def _collect_shell(lines: list[str], collector: _Collector, first_line: int) -> 
 # --- Python source ------------------------------------------------------------------------
 
 
-def _scan_code(text: str, collector: _Collector) -> None:
+def _scan_code(text: str, collector: _Collector, whole: bool = True) -> None:
+    """Collect the imports of `text`; `whole=False` allows the fast path for big files."""
+    if not whole and not _needs_full_parse(text) and _scan_snippets(text, collector):
+        return
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         _scan_unparsable(text, collector, exc)
         return
-    _ImportVisitor(collector).visit(tree)
+    _ImportVisitor(collector, calls=_mentions_calls(text)).visit_body(tree.body)
+
+
+# Words that only matter inside expressions (dynamic imports, sys.path tricks, chdir).
+_CALL_WORDS = ("import_module", "__import__", "sys.path", "chdir")
+# A cheap look for Python 2 statements before trusting the fast path.
+_PYTHON2_HINT = re.compile(
+    r"^[ \t]*(?:print[ \t]*(?:[^\s(=.,)\]}:;#]|>>)|exec[ \t]+[\"'\w]"
+    r"|except[ \t]+[\w.]+[ \t]*,[ \t]*\w+[ \t]*:|raise[ \t]+[\w.]+[ \t]*,)"
+    r"|`[\w.]+`",
+    re.MULTILINE,
+)
+_IMPORT_START = re.compile(r"^([ \t]*)(?:import|from)[ \t\\]", re.MULTILINE)
+_CONTINUES_BLOCK = ("except", "else", "elif", "finally", ")", "]", "}", "#")
+
+
+def _mentions_calls(text: str) -> bool:
+    return any(word in text for word in _CALL_WORDS)
+
+
+def _needs_full_parse(text: str) -> bool:
+    return _mentions_calls(text) or _PYTHON2_HINT.search(text) is not None
+
+
+def _scan_snippets(text: str, collector: _Collector) -> bool:
+    """Read the imports of a file by parsing only the top-level statements that contain
+    import lines, which is many times faster than parsing the whole file.
+
+    Returns False (and collects nothing) when a snippet does not parse, for example when a
+    line inside a multi-line string looked like a statement: the caller then parses it all.
+    """
+    strings = _triple_quoted_spans(text)
+    matches = [m for m in _IMPORT_START.finditer(text) if not _inside(strings, m.start())]
+    if not matches:
+        return True
+    lines = text.split("\n")
+    ranges: list[tuple[int, int]] = []
+    line = 0
+    position = 0
+    for m in matches:
+        line += text.count("\n", position, m.start())
+        position = m.start()
+        if ranges and line < ranges[-1][1]:
+            continue
+        start = line
+        if m[1]:
+            while start > 0 and not _starts_statement(lines[start]):
+                start -= 1
+        end = line + 1
+        while end < len(lines) and not _starts_statement(lines[end]):
+            end += 1
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    trees = []
+    for start, end in ranges:
+        try:
+            trees.append((start, ast.parse("\n".join(lines[start:end]))))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
+    for start, tree in trees:
+        _ImportVisitor(collector, calls=False, line_offset=start).visit_body(tree.body)
+    return True
+
+
+def _triple_quoted_spans(text: str) -> list[tuple[int, int]]:
+    """Where the triple-quoted strings (docstrings) of a file are: their text may look like
+    code (`import x` in a usage example)."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    while True:
+        double, single = text.find('"""', position), text.find("'''", position)
+        starts = [i for i in (double, single) if i >= 0]
+        if not starts:
+            return spans
+        start = min(starts)
+        quote = text[start : start + 3]
+        end = text.find(quote, start + 3)
+        end = len(text) if end < 0 else end + 3
+        spans.append((start, end))
+        position = end
+
+
+def _inside(spans: list[tuple[int, int]], offset: int) -> bool:
+    index = bisect.bisect_right(spans, (offset, sys.maxsize)) - 1
+    return index >= 0 and spans[index][0] <= offset < spans[index][1]
+
+
+def _starts_statement(line: str) -> bool:
+    """A line at column 0 that begins a new top-level statement."""
+    return bool(line) and not line[0].isspace() and not line.startswith(_CONTINUES_BLOCK)
 
 
 def _scan_unparsable(text: str, collector: _Collector, exc: Exception) -> None:
@@ -370,23 +466,62 @@ def _scan_unparsable(text: str, collector: _Collector, exc: Exception) -> None:
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
 
 
-class _ImportVisitor(ast.NodeVisitor):
-    """Collects imports; knows whether each is optional (guarded by try/except or an if)."""
+class _ImportVisitor:
+    """Collects imports from statements; knows whether each is optional (guarded by
+    try/except ImportError or an `if`). Expressions are only searched, for dynamic imports
+    and `sys.path` changes, when `calls` is set: most files have none, and walking every
+    expression node costs more than parsing."""
 
-    def __init__(self, collector: _Collector) -> None:
+    def __init__(self, collector: _Collector, calls: bool, line_offset: int = 0) -> None:
         self.c = collector
+        self.calls = calls
+        self.offset = line_offset
         self.optional_depth = 0
 
-    def visit_Import(self, node: ast.Import) -> None:
-        for alias in node.names:
-            self.c.add_import(alias.name, node.lineno, self.optional_depth > 0)
+    def visit_body(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.visit(stmt)
 
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        if node.level or not node.module or node.module == "__future__":
-            return
-        self.c.add_import(node.module, node.lineno, self.optional_depth > 0)
+    def visit(self, node: ast.stmt) -> None:
+        optional = self.optional_depth > 0
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                self.c.add_import(alias.name, node.lineno + self.offset, optional)
+        elif isinstance(node, ast.ImportFrom):
+            if not node.level and node.module and node.module != "__future__":
+                self.c.add_import(node.module, node.lineno + self.offset, optional)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            self._visit_try(node)
+        elif isinstance(node, ast.If):
+            self._expressions(node.test)
+            conditional = not _is_main_guard(node.test)
+            self.optional_depth += conditional
+            self.visit_body(node.body)
+            self.visit_body(node.orelse)
+            self.optional_depth -= conditional
+        else:
+            if isinstance(node, ast.Expr):
+                self._python2_print(node)
+            for _, value in ast.iter_fields(node):
+                if isinstance(value, list) and value and isinstance(value[0], ast.stmt):
+                    self.visit_body(value)
+                elif isinstance(value, list) and value and isinstance(value[0], ast.match_case):
+                    for case in value:
+                        self.visit_body(case.body)
+                elif isinstance(value, ast.expr):
+                    self._expressions(value)
 
-    def visit_Expr(self, node: ast.Expr) -> None:
+    def _visit_try(self, node: ast.Try | ast.TryStar) -> None:
+        guarded = any(_catches_import_error(h) for h in node.handlers)
+        self.optional_depth += guarded
+        self.visit_body(node.body)
+        self.optional_depth -= guarded
+        for handler in node.handlers:
+            self.visit_body(handler.body)
+        self.visit_body(node.orelse)
+        self.visit_body(node.finalbody)
+
+    def _python2_print(self, node: ast.Expr) -> None:
         # `print >>f, x` still parses as Python 3 (a tuple), but only means something in 2.
         value = node.value
         first = value.elts[0] if isinstance(value, ast.Tuple) and value.elts else value
@@ -398,42 +533,28 @@ class _ImportVisitor(ast.NodeVisitor):
         ):
             self.c.python2 = True
             self.c.finding(
-                PYTHON2_SOURCE, "Python 2 code ('print >>'); it does not run", node.lineno
+                PYTHON2_SOURCE,
+                "Python 2 code ('print >>'); it does not run",
+                node.lineno + self.offset,
             )
-        self.generic_visit(node)
 
-    def visit_Try(self, node: ast.Try) -> None:
-        self._visit_try(node)
+    def _expressions(self, node: ast.expr) -> None:
+        if not self.calls:
+            return
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                self._call(sub)
 
-    def visit_TryStar(self, node: ast.TryStar) -> None:
-        self._visit_try(node)
-
-    def _visit_try(self, node: ast.Try | ast.TryStar) -> None:
-        guarded = any(_catches_import_error(h) for h in node.handlers)
-        self.optional_depth += guarded
-        for stmt in node.body:
-            self.visit(stmt)
-        self.optional_depth -= guarded
-        for part in (*node.handlers, *node.orelse, *node.finalbody):
-            self.visit(part)
-
-    def visit_If(self, node: ast.If) -> None:
-        self.visit(node.test)
-        conditional = not _is_main_guard(node.test)
-        self.optional_depth += conditional
-        for stmt in (*node.body, *node.orelse):
-            self.visit(stmt)
-        self.optional_depth -= conditional
-
-    def visit_Call(self, node: ast.Call) -> None:
+    def _call(self, node: ast.Call) -> None:
         name = _dotted(node.func)
         first = node.args[0] if node.args else None
         literal = first.value if isinstance(first, ast.Constant) else None
+        optional = self.optional_depth > 0
         if name in ("importlib.import_module", "import_module", "__import__") and isinstance(
             literal, str
         ):
             if not literal.startswith("."):
-                self.c.add_import(literal, node.lineno, self.optional_depth > 0, via="dynamic")
+                self.c.add_import(literal, node.lineno + self.offset, optional, via="dynamic")
         elif name in ("sys.path.append", "sys.path.insert"):
             arg = node.args[-1] if node.args else None
             directory = _path_expression(arg) if arg is not None else None
@@ -443,7 +564,6 @@ class _ImportVisitor(ast.NodeVisitor):
             directory = _path_expression(first)
             if directory is not None:
                 self.c.search_dirs.append(directory)
-        self.generic_visit(node)
 
 
 def _catches_import_error(handler: ast.ExceptHandler) -> bool:

@@ -134,10 +134,52 @@ def test_python2_syntax_forms(tmp_path: Path, statement: str) -> None:
 
 
 def test_python3_syntax_error_is_not_python2(tmp_path: Path) -> None:
-    code = scan_py(tmp_path, "import numpy\ndef broken(:\n    pass\n")
+    code = scan_py(
+        tmp_path, "import numpy\nfrom scipy import (\n    linalg,\n\ndef f():\n    pass\n"
+    )
     assert not code.python2
     assert [f.code for f in code.findings] == [SYNTAX_ERROR]
-    assert [u.module for u in code.imports] == ["numpy"]
+    assert [u.module for u in code.imports] == ["numpy", "scipy"]
+
+
+def test_fast_path_reads_imports_in_every_kind_of_block(tmp_path: Path) -> None:
+    # Big .py files are read by parsing only the statements around import lines.
+    code = scan_py(
+        tmp_path,
+        '"""Module docstring.\n\nimport not_code\n"""\n'
+        "import os\n"
+        "from typing import (\n    Any,\n    List,\n)\n"
+        "X = 1\n"
+        "try:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+        "class Model(object):\n"
+        "    def load(self):\n"
+        "        import torch\n"
+        "        return torch\n"
+        "\n"
+        "    @property\n"
+        "    def name(self):\n"
+        '        """Docstring with\nimport at column zero.\n"""\n'
+        "        from sklearn import svm\n"
+        "        return svm\n"
+        "if TYPE_CHECKING:\n    import pandas\n"
+        "def main():\n    print('x')\n",
+    )
+    assert modules(code) == [
+        ("json", 14, False),
+        ("os", 5, False),
+        ("pandas", 28, True),
+        ("sklearn", 25, False),
+        ("torch", 17, False),
+        ("typing", 6, False),
+        ("ujson", 12, True),
+    ]
+    assert code.findings == ()
+
+
+def test_python2_print_deep_in_a_big_file_is_still_found(tmp_path: Path) -> None:
+    body = "\n".join(f"def f{n}():\n    return {n}\n" for n in range(200))
+    code = scan_py(tmp_path, f"import numpy\n{body}\ndef g():\n    print 'old'\n")
+    assert code.python2 and [u.module for u in code.imports] == ["numpy"]
 
 
 def test_binary_and_non_utf8_sources(tmp_path: Path) -> None:
@@ -263,3 +305,39 @@ def test_cell_text_never_crashes(tmp_path_factory: pytest.TempPathFactory, sourc
     write_files(root, {"n.ipynb": notebook(source), "m.py": source})
     scan_notebook_file(root, "n.ipynb")
     scan_python_file(root, "m.py")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "import os",
+                "import numpy as np, scipy",
+                "from a.b import (c,\n    d)",
+                "try:\n    import x1\nexcept ImportError:\n    x1 = None",
+                "def f():\n    import torch\n    return torch",
+                "class C:\n    '''import fake'''\n",
+                '"""\nimport in_docstring\n"""',
+                "if flag:\n    from y2 import z",
+                "x = 1",
+                "@dec\ndef g():\n    from h3 import i",
+                "s = '''\nimport inside\n'''",
+                "while True:\n    import w4\n    break",
+                "# import commented",
+                "with ctx:\n    import k5",
+            ]
+        ),
+        max_size=12,
+    )
+)
+def test_fast_path_agrees_with_a_full_parse(blocks: list[str]) -> None:
+    from envfix.scanner.imports import _Collector, _scan_code
+
+    text = "\n".join(blocks) + "\n"
+    results = []
+    for whole in (True, False):
+        collector = _Collector("m.py")
+        _scan_code(text, collector, whole=whole)
+        results.append(sorted((u.module, u.location.line, u.optional) for u in collector.imports))
+    assert results[0] == results[1]
