@@ -13,8 +13,7 @@ subclasses; they never print and never exit.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from envfix._version import __version__
 from envfix.errors import EnvfixError
 from envfix.model import (
     DeclaredRequirement,
@@ -28,11 +27,6 @@ from envfix.model import (
 )
 from envfix.pipeline import CloneResult, clone, load_runtime, scan
 from envfix.workspace import Workspace
-
-try:
-    __version__ = version("envfix")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "CloneResult",

@@ -78,6 +78,24 @@ def _progress(json_output: bool) -> tuple[Any, Callable[[str], None]]:
 
 json_option = click.option("--json", "json_output", is_flag=True, help="Print JSON only.")
 target_option = click.option("--target", metavar="TARGET", help=TARGET_HELP)
+backend_option = click.option(
+    "--backend",
+    type=click.Choice(["pip-tools", "uv"]),
+    help="Resolver: pip-tools (pip-compile) for the running Python, uv for any target."
+    " Default: pip-tools for the running Python, else uv.",
+)
+index_option = click.option(
+    "--index-url", metavar="URL", help="Resolve against this package index instead of PyPI."
+)
+offline_option = click.option(
+    "--offline", is_flag=True, help="Use only cached index data (and a lock made before)."
+)
+
+
+def _lock_options(
+    backend: str | None, index_url: str | None, offline: bool
+) -> pipeline.LockOptions:
+    return pipeline.LockOptions(backend=backend, index_url=index_url, offline=offline)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -97,6 +115,9 @@ def main() -> None:
 @click.option("--ref", help="Branch, tag or commit to check out (default: the default branch).")
 @click.option("--full", is_flag=True, help="Clone the whole history (default: shallow).")
 @target_option
+@backend_option
+@index_option
+@offline_option
 @json_option
 @_handle_errors
 def clone(
@@ -105,16 +126,62 @@ def clone(
     ref: str | None,
     full: bool,
     target: str | None,
+    backend: str | None,
+    index_url: str | None,
+    offline: bool,
     json_output: bool,
 ) -> None:
     """Clone REPO (URL, owner/name, browser URL or folder) into DEST and fix it up."""
     status, say = _progress(json_output)
     with status:
-        result = pipeline.clone(repo, dest, ref=ref, target=target, shallow=not full, progress=say)
+        result = pipeline.clone(
+            repo,
+            dest,
+            ref=ref,
+            target=target,
+            shallow=not full,
+            lock_options=_lock_options(backend, index_url, offline),
+            progress=say,
+        )
     if json_output:
         _emit_json("clone", serialize.clone_result(result))
     else:
         render.make_console().print(render.clone_summary(result))
+    if result.error is not None:
+        click.secho(
+            f"envfix: error: {result.error.stage}: {result.error.message}", fg="red", err=True
+        )
+        if result.error.hint:
+            click.echo(f"hint: {result.error.hint}", err=True)
+        sys.exit(result.error.exit_code)
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@target_option
+@backend_option
+@index_option
+@offline_option
+@json_option
+@_handle_errors
+def lock(
+    path: Path,
+    target: str | None,
+    backend: str | None,
+    index_url: str | None,
+    offline: bool,
+    json_output: bool,
+) -> None:
+    """Pin versions that install on the target, changing as little as possible of it."""
+    status, say = _progress(json_output)
+    with status:
+        result = pipeline.lock(
+            path, target=target, options=_lock_options(backend, index_url, offline), progress=say
+        )
+    if json_output:
+        _emit_json("lock", serialize.lock(result))
+    else:
+        render.make_console().print(render.lock_summary(result))
 
 
 @main.command()

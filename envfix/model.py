@@ -221,3 +221,83 @@ class Runtime:
     def version_of(self, name: str) -> str | None:
         dist = self.installed.get(name)
         return dist.version if dist else None
+
+
+ChangeKind = Literal["add", "upgrade", "downgrade", "keep"]
+PinRule = Literal["declared", "runtime", "relaxed", "date", "newest", "dependency", "url"]
+RelaxCause = Literal["no-wheel", "breaks-preinstalled", "conflict"]
+"""Why a pin was relaxed: nothing matching installs on the target's Python and platform;
+honouring it would break a preinstalled package; the resolver found it impossible with the
+rest."""
+
+
+@dataclass(frozen=True)
+class Need:
+    """A distribution the code needs, with every reason and the versions the repo asks for:
+    the plan stage's output, one per distribution."""
+
+    name: str
+    specifier: str = ""
+    """The declared specifiers that apply, combined (`==1.16.4`, `<2,>=1.2`); empty if none."""
+    reasons: tuple[str, ...] = ()
+    """Where the need comes from: `requirements.txt:3 asks numpy==1.16.4`, `imported in ...`."""
+    locations: tuple[Location, ...] = ()
+    imported: bool = False
+    declared: bool = False
+    url: str | None = None
+    """A direct URL the repo installs it from (`git+https://...`), passed through as is."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What envfix asks the resolver for one need, and the rule that chose it."""
+
+    name: str
+    requirement: str
+    """The line given to the resolver: `tqdm==4.67.3`, `tensorboardx==1.2`, `scipy<2`."""
+    rule: PinRule
+    reason: str
+    relaxed_from: str | None = None
+    """The declared requirement that could not be honoured (`numpy==1.16.4`), if any."""
+    relaxed_because: RelaxCause | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the runtime and the lock."""
+
+    name: str
+    kind: ChangeKind
+    old: str | None
+    new: str
+    reason: str
+    breaks: tuple[str, ...] = ()
+    """Preinstalled distributions whose requirements exclude the new version."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    """The lock stage's result: what to install on top of the runtime, and why."""
+
+    target: str
+    backend: str
+    python_version: str
+    changes: tuple[Change, ...]
+    decisions: tuple[Decision, ...]
+    direct_urls: tuple[Need, ...]
+    findings: tuple[Finding, ...]
+    restart: tuple[str, ...]
+    """Preinstalled distributions the install changes: any of them loaded in a running
+    kernel means the runtime must be restarted after the install."""
+    requirements_file: str | None = None
+    reused: bool = False
+    suggestion: str | None = None
+    """A past Colab runtime that needs fewer changes, when the target needs large ones."""
+
+    @property
+    def installs(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.kind != "keep")
+
+    @property
+    def relaxed(self) -> tuple[Decision, ...]:
+        return tuple(d for d in self.decisions if d.relaxed_from)

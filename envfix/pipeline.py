@@ -1,4 +1,4 @@
-"""The pipeline, in one place: clone -> scan (-> lock -> patch -> run -> report).
+"""The pipeline, in one place: clone -> scan -> lock (-> patch -> run -> report).
 
 Each public function here is one command of the CLI and one function of the library API.
 They return values and raise `envfix.errors` exceptions; they never print or exit.
@@ -7,17 +7,35 @@ They return values and raise `envfix.errors` exceptions; they never print or exi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from envfix import runtime as runtimes
+from envfix import serialize
 from envfix import workspace as workspaces
-from envfix.model import Inventory, Runtime
+from envfix._version import __version__
+from envfix.errors import BadInputError, EnvfixError
+from envfix.model import Inventory, Lock, Runtime
+from envfix.resolve import lock as locking
+from envfix.resolve.backends import resolver_for
+from envfix.resolve.dependents import dependents_for
+from envfix.resolve.index import PYPI_SIMPLE, SimpleIndex
+from envfix.resolve.plan import plan
 from envfix.runner import Runner, default_runner
 from envfix.scanner.inventory import scan as scan_stage
 from envfix.workspace import Workspace
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class StageError:
+    """A stage that failed after the clone was made: the clone stays, and says why."""
+
+    stage: str
+    message: str
+    hint: str | None
+    exit_code: int
 
 
 @dataclass(frozen=True)
@@ -27,6 +45,21 @@ class CloneResult:
     workspace: Workspace
     runtime: Runtime
     inventory: Inventory
+    lock: Lock | None = None
+    error: StageError | None = None
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    """How to resolve: which backend, which index, and whether the network may be used."""
+
+    backend: str | None = None
+    """`pip-tools` or `uv`; None chooses (pip-compile for the running interpreter)."""
+    index_url: str | None = None
+    """An index to use instead of PyPI and the pip/uv configuration (a mirror, or tests)."""
+    offline: bool = False
+    suggest: bool = True
+    """Try the past Colab runtimes when the target needs large changes."""
 
 
 def load_runtime(target: str | None = None, *, runner: Runner = default_runner) -> Runtime:
@@ -46,6 +79,105 @@ def scan(
     return scan_stage(workspace.path, runtime)
 
 
+def lock(
+    path: str | Path = ".",
+    *,
+    target: str | Runtime | None = None,
+    options: LockOptions | None = None,
+    progress: Progress | None = None,
+    runner: Runner = default_runner,
+) -> Lock:
+    """Pins that install on the target runtime, changing as little of it as possible; writes
+    `requirements.envfix.txt` in the repo."""
+    workspace = workspaces.open_folder(Path(path))
+    runtime = target if isinstance(target, Runtime) else load_runtime(target, runner=runner)
+    say = progress or (lambda _message: None)
+    say("scanning imports and requirements")
+    inventory = scan_stage(workspace.path, runtime)
+    return _lock_stage(workspace, runtime, inventory, options or LockOptions(), say, runner)
+
+
+def _lock_stage(
+    workspace: Workspace,
+    runtime: Runtime,
+    inventory: Inventory,
+    options: LockOptions,
+    say: Progress,
+    runner: Runner,
+) -> Lock:
+    destination = workspace.path / locking.REQUIREMENTS_FILE
+    _check_own_file(destination)
+    resolver = resolver_for(runtime, runner, options.backend)
+    needs, _ = plan(inventory, runtime)
+    inputs = locking.LockInputs(
+        needs, runtime, resolver.name, options.index_url, __version__, workspace.commit_date
+    )
+    digest = inputs.digest()
+    stored = locking.stored_lock(workspace.state_dir, digest)
+    if stored is not None and destination.exists():
+        say("reusing the lock made before from the same inputs")
+        return serialize.lock_from(stored["lock"], reused=True)
+    index = SimpleIndex(options.index_url or PYPI_SIMPLE, offline=options.offline)
+    say(f"resolving {len(needs)} needs for {runtime.name} with {resolver.name}")
+    result = locking.lock_inventory(
+        inventory,
+        runtime,
+        index=index,
+        resolver=resolver,
+        dependents=dependents_for(runtime, runner),
+        workdir=workspace.state_dir / "resolve",
+        repo_date=workspace.commit_date,
+        index_url=options.index_url,
+        offline=options.offline or index.stale,
+    )
+    if options.suggest and runtime.is_colab and not runtime.interpreter:
+        result = replace(
+            result, suggestion=_suggest(inventory, runtime, result, options, workspace, runner)
+        )
+    text = locking.requirements_text(result, runtime, __version__)
+    destination.write_text(text, encoding="utf-8")
+    result = replace(result, requirements_file=str(destination))
+    locking.store_lock(workspace.state_dir, digest, {"lock": serialize.lock(result)})
+    return result
+
+
+def _check_own_file(path: Path) -> None:
+    """Never overwrite a file of the user's that happens to have envfix's file name."""
+    if path.exists() and not path.read_text(errors="replace").startswith("# Generated by envfix"):
+        raise BadInputError(
+            f"{path} exists and was not written by envfix",
+            hint="rename or remove it; envfix writes its pins to that file",
+        )
+
+
+def _suggest(
+    inventory: Inventory,
+    runtime: Runtime,
+    result: Lock,
+    options: LockOptions,
+    workspace: Workspace,
+    runner: Runner,
+) -> str | None:
+    """A past Colab runtime that needs fewer changes, when the target needs large ones."""
+    index = SimpleIndex(options.index_url or PYPI_SIMPLE, offline=options.offline)
+
+    def lock_for(other: Runtime) -> Lock:
+        return locking.lock_inventory(
+            inventory,
+            other,
+            index=index,
+            resolver=resolver_for(other, runner, "uv"),
+            dependents=dependents_for(other, runner),
+            workdir=workspace.state_dir / "suggest" / other.name,
+            repo_date=workspace.commit_date,
+            index_url=options.index_url,
+            offline=options.offline,
+        )
+
+    candidates = (runtimes.load_profile(name) for name in runtimes.profile_names())
+    return locking.suggest_runtime(result, runtime, candidates, lock_for)
+
+
 def clone(
     repo: str,
     dest: str | Path | None = None,
@@ -53,6 +185,7 @@ def clone(
     ref: str | None = None,
     target: str | Runtime | None = None,
     shallow: bool = True,
+    lock_options: LockOptions | None = None,
     progress: Progress | None = None,
     runner: Runner = default_runner,
 ) -> CloneResult:
@@ -66,4 +199,11 @@ def clone(
     )
     say("scanning imports and requirements")
     inventory = scan_stage(workspace.path, runtime)
-    return CloneResult(workspace, runtime, inventory)
+    try:
+        result = _lock_stage(
+            workspace, runtime, inventory, lock_options or LockOptions(), say, runner
+        )
+    except EnvfixError as exc:
+        error = StageError("lock", exc.message, exc.hint, exc.exit_code)
+        return CloneResult(workspace, runtime, inventory, error=error)
+    return CloneResult(workspace, runtime, inventory, lock=result)

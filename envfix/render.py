@@ -10,7 +10,15 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from envfix.model import DeclaredRequirement, Finding, ImportUse, Inventory, Location, Runtime
+from envfix.model import (
+    DeclaredRequirement,
+    Finding,
+    ImportUse,
+    Inventory,
+    Location,
+    Lock,
+    Runtime,
+)
 from envfix.pipeline import CloneResult
 from envfix.serialize import KEY_PACKAGES
 
@@ -138,6 +146,55 @@ def inventory_summary(inv: Inventory, rt: Runtime) -> RenderableType:
     return Group(*parts)
 
 
+_CHANGE_MARK = {"add": "+", "upgrade": "^", "downgrade": "v"}
+
+
+def lock_summary(lock: Lock) -> RenderableType:
+    installs = lock.installs
+    moved = [c for c in installs if c.kind != "add"]
+    reused = " (reused: same inputs as before)" if lock.reused else ""
+    parts: list[RenderableType] = [
+        Text(
+            f"Lock for {lock.target} (Python {lock.python_version}) with {lock.backend}:"
+            f" {len(installs)} to install, {len(moved)} preinstalled changed{reused}",
+            style="bold",
+        )
+    ]
+    table = Table(box=None, pad_edge=False, show_header=False)
+    for column in ("mark", "name", "versions", "why"):
+        table.add_column(column, overflow="fold")
+    for c in installs:
+        versions = f"{c.old} -> {c.new}" if c.old else c.new
+        table.add_row(f"  {_CHANGE_MARK[c.kind]}", c.name, versions, c.reason)
+    for need in lock.direct_urls:
+        table.add_row("  @", need.name, need.url or "", need.reasons[0] if need.reasons else "")
+    if installs or lock.direct_urls:
+        parts.append(table)
+    if lock.relaxed:
+        parts.append(Text("Relaxed (the version asked for cannot be used here):"))
+        for d in lock.relaxed:
+            parts.append(Text(f"  {d.relaxed_from} -> {d.requirement}: {d.reason}"))
+    if lock.findings:
+        parts.append(Text(f"Findings ({len(lock.findings)}):"))
+        parts.append(findings_block(lock.findings))
+    if lock.requirements_file:
+        parts.append(Text(f"Wrote {display_path(Path(lock.requirements_file))}. In Colab, run:"))
+        parts.append(Text(f"  %pip install -r {Path(lock.requirements_file).name}", style="bold"))
+    if lock.restart:
+        shown = ", ".join(lock.restart[:5]) + (" ..." if len(lock.restart) > 5 else "")
+        parts.append(
+            Text(
+                f"then restart the runtime (Runtime > Restart session): {shown} changed",
+                style="yellow",
+            )
+        )
+    elif installs:
+        parts.append(Text("No restart needed: no preinstalled package changes."))
+    if lock.suggestion:
+        parts.append(Text(f"Suggestion: {lock.suggestion}", style="cyan"))
+    return Group(*parts)
+
+
 def clone_summary(result: CloneResult) -> RenderableType:
     ws = result.workspace
     at = f" at {ws.commit[:12]}" if ws.commit else ""
@@ -153,6 +210,8 @@ def clone_summary(result: CloneResult) -> RenderableType:
     parts.extend(Text(f"  note: {note}", style="yellow") for note in ws.notes)
     parts.append(Text("Target " + runtime_line(result.runtime)))
     parts.append(inventory_summary(result.inventory, result.runtime))
+    if result.lock is not None:
+        parts.append(lock_summary(result.lock))
     return Group(*parts)
 
 

@@ -36,25 +36,29 @@ class Runner(Protocol):
         args: Sequence[str],
         *,
         cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         timeout: float | None = None,
         input: str | None = None,
     ) -> Completed: ...
 
 
 class SubprocessRunner:
-    """Runs programs with `subprocess.run`; `env` entries are added to the current environment."""
+    """Runs programs with `subprocess.run`; `env` entries are added to the current environment
+    (or, with the value None, removed from it)."""
 
     def __call__(
         self,
         args: Sequence[str],
         *,
         cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         timeout: float | None = None,
         input: str | None = None,
     ) -> Completed:
-        full_env = {**os.environ, **env} if env is not None else None
+        full_env = None
+        if env is not None:
+            # A None value removes the variable (a find-links or config setting, say).
+            full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
         try:
             proc = subprocess.run(
                 list(args),

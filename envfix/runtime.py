@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from packaging.markers import default_environment
 from packaging.tags import Tag, compatible_tags, cpython_tags, sys_tags
 from packaging.utils import (
     InvalidSdistFilename,
@@ -125,6 +126,24 @@ def supported_tags(runtime: Runtime) -> list[Tag]:
         *cpython_tags(version, platforms=runtime.platforms),
         *compatible_tags(version, interpreter=f"cp{major}{minor}", platforms=runtime.platforms),
     ]
+
+
+def marker_environment(runtime: Runtime) -> dict[str, str]:
+    """PEP 508 marker variables of the runtime, to evaluate `; python_version < "3.8"`."""
+    env: dict[str, str] = {key: str(value) for key, value in default_environment().items()}
+    env.update(
+        python_version=runtime.python_minor,
+        python_full_version=runtime.python_version,
+        implementation_name="cpython",
+        platform_python_implementation="CPython",
+    )
+    linux = [p for p in runtime.platforms if p.startswith(("manylinux", "linux", "musllinux"))]
+    if linux:
+        env.update(sys_platform="linux", platform_system="Linux", os_name="posix")
+        for machine in ("x86_64", "aarch64"):
+            if linux[0].endswith(machine):
+                env["platform_machine"] = machine
+    return env
 
 
 def in_colab() -> bool:

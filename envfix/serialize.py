@@ -6,20 +6,27 @@ import and requirement carries its canonical distribution `name` as a field of i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from envfix.model import (
     SCHEMA_VERSION,
+    Change,
+    Decision,
     DeclaredRequirement,
     Finding,
     ImportUse,
     Inventory,
     Location,
+    Lock,
     NameMapping,
+    Need,
     Runtime,
 )
-from envfix.pipeline import CloneResult
+from envfix.resolve.lock import REQUIREMENTS_FILE
 from envfix.workspace import Workspace
+
+if TYPE_CHECKING:
+    from envfix.pipeline import CloneResult
 
 KEY_PACKAGES = (
     "numpy",
@@ -151,9 +158,130 @@ def workspace(ws: Workspace) -> dict[str, Any]:
     }
 
 
+def change(c: Change) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "kind": c.kind,
+        "old": c.old,
+        "new": c.new,
+        "reason": c.reason,
+        "breaks": list(c.breaks),
+    }
+
+
+def decision(d: Decision) -> dict[str, Any]:
+    return {
+        "name": d.name,
+        "requirement": d.requirement,
+        "rule": d.rule,
+        "reason": d.reason,
+        "relaxed_from": d.relaxed_from,
+        "relaxed_because": d.relaxed_because,
+    }
+
+
+def need(n: Need) -> dict[str, Any]:
+    return {
+        "name": n.name,
+        "specifier": n.specifier,
+        "url": n.url,
+        "imported": n.imported,
+        "declared": n.declared,
+        "reasons": list(n.reasons),
+        "locations": [location(loc) for loc in n.locations],
+    }
+
+
+def lock(result: Lock) -> dict[str, Any]:
+    return {
+        "target": result.target,
+        "backend": result.backend,
+        "python_version": result.python_version,
+        "requirements_file": result.requirements_file,
+        "reused": result.reused,
+        "restart_required": bool(result.restart),
+        "restart_because": list(result.restart),
+        "install_cell": install_cell(result),
+        "suggestion": result.suggestion,
+        "summary": {
+            kind: sorted(c.name for c in result.changes if c.kind == kind)
+            for kind in ("add", "upgrade", "downgrade", "keep")
+        },
+        "changes": [change(c) for c in result.changes],
+        "relaxed": [decision(d) for d in result.relaxed],
+        "decisions": [decision(d) for d in result.decisions],
+        "direct_urls": [need(n) for n in result.direct_urls],
+        "findings": [finding(f) for f in result.findings],
+    }
+
+
+def install_cell(result: Lock) -> str:
+    """The Colab cell that installs the lock (and says when to restart)."""
+    cell = f"%pip install -r {REQUIREMENTS_FILE}"
+    if result.restart:
+        cell += "\n# then: Runtime > Restart session (installed versions changed)"
+    return cell
+
+
+def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
+    """A `Lock` back from its JSON form (a lock stored by an earlier run)."""
+
+    def loc(d: dict[str, Any]) -> Location | None:
+        return Location(d["path"], d["line"], d["cell"]) if d.get("path") else None
+
+    return Lock(
+        target=doc["target"],
+        backend=doc["backend"],
+        python_version=doc["python_version"],
+        changes=tuple(
+            Change(c["name"], c["kind"], c["old"], c["new"], c["reason"], tuple(c["breaks"]))
+            for c in doc["changes"]
+        ),
+        decisions=tuple(
+            Decision(
+                d["name"],
+                d["requirement"],
+                d["rule"],
+                d["reason"],
+                d["relaxed_from"],
+                d["relaxed_because"],
+            )
+            for d in doc["decisions"]
+        ),
+        direct_urls=tuple(
+            Need(
+                n["name"],
+                n["specifier"],
+                tuple(n["reasons"]),
+                tuple(x for x in (loc(where) for where in n["locations"]) if x),
+                n["imported"],
+                n["declared"],
+                n["url"],
+            )
+            for n in doc["direct_urls"]
+        ),
+        findings=tuple(
+            Finding(f["code"], f["message"], loc(f), f["severity"]) for f in doc["findings"]
+        ),
+        restart=tuple(doc["restart_because"]),
+        requirements_file=doc["requirements_file"],
+        reused=reused,
+        suggestion=doc["suggestion"],
+    )
+
+
 def clone_result(result: CloneResult) -> dict[str, Any]:
     return {
         "workspace": workspace(result.workspace),
         "runtime": runtime_summary(result.runtime),
         "inventory": inventory(result.inventory),
+        "lock": lock(result.lock) if result.lock else None,
+        "error": {
+            "stage": result.error.stage,
+            "message": result.error.message,
+            "hint": result.error.hint,
+            "exit_code": result.error.exit_code,
+        }
+        if result.error
+        else None,
     }

@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
@@ -91,6 +92,8 @@ class Workspace:
     reused: bool = False
     notebook: str | None = None
     notes: tuple[str, ...] = ()
+    commit_date: datetime | None = None
+    """When the checked-out commit was made: what the code was written against."""
 
     @property
     def state_dir(self) -> Path:
@@ -492,10 +495,7 @@ def _workspace(
     path = root / source.subdir if source.subdir else root
     if not path.is_dir():
         raise BadInputError(f"the repository has no folder '{source.subdir}'")
-    try:
-        commit: str | None = repo.head.commit.hexsha
-    except ValueError:
-        commit = None
+    commit, date = _head(repo)
     return Workspace(
         root=root,
         path=path,
@@ -505,7 +505,17 @@ def _workspace(
         reused=reused,
         notebook=source.notebook,
         notes=notes,
+        commit_date=date,
     )
+
+
+def _head(repo: git.Repo) -> tuple[str | None, datetime | None]:
+    """The checked-out commit and its date; (None, None) in a repo without commits."""
+    try:
+        head = repo.head.commit
+    except ValueError:
+        return None, None
+    return head.hexsha, head.committed_datetime
 
 
 def open_folder(path: Path) -> Workspace:
@@ -520,12 +530,9 @@ def open_folder(path: Path) -> Workspace:
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
         return Workspace(root=path, path=path, source=str(path))
     root = Path(repo.working_tree_dir or path)
-    try:
-        commit: str | None = repo.head.commit.hexsha
-    except ValueError:
-        commit = None
+    commit, date = _head(repo)
     try:
         origin = repo.git.config("--get", "envfix.source")
     except git.GitCommandError:
         origin = str(root)
-    return Workspace(root=root, path=path, source=origin, commit=commit)
+    return Workspace(root=root, path=path, source=origin, commit=commit, commit_date=date)

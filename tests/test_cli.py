@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from envfix import pipeline
 from envfix.cli import main
 from envfix.errors import EXIT_BAD_INPUT, EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_OK
 from tests.helpers import make_git_repo, notebook
+from tests.resolve.fake_index import FakeIndex, serve, write_freeze
+from tests.resolve.test_lock import PREINSTALLED, WORLD
 
 PAPER = {
     "requirements.txt": "numpy==1.16.4\ntorch==1.4.0\n",
@@ -61,15 +64,68 @@ def test_scan_of_a_missing_folder(tmp_path: Path) -> None:
     assert_one_line_error(invoke("scan", str(tmp_path / "nope")), EXIT_BAD_INPUT, "does not exist")
 
 
-def test_clone_local_repo(paper: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def index() -> Iterator[FakeIndex]:
+    with serve(WORLD) as served:
+        yield served
+
+
+@pytest.fixture
+def freeze(tmp_path: Path) -> str:
+    """A target whose preinstalled versions exist on the fake index."""
+    return str(write_freeze(tmp_path / "freeze.txt", PREINSTALLED))
+
+
+def test_clone_local_repo(paper: Path, tmp_path: Path, index: FakeIndex, freeze: str) -> None:
     dest = tmp_path / "work"
-    result = invoke("clone", str(paper), str(dest))
+    result = invoke("clone", str(paper), str(dest), "--index-url", index.url, "--target", freeze)
     assert result.exit_code == EXIT_OK, result.stderr
     assert f"Cloned {paper}" in result.stdout
-    again = invoke("clone", str(paper), str(dest), "--json")
+    assert "%pip install -r requirements.envfix.txt" in result.stdout
+    again = invoke(
+        "clone", str(paper), str(dest), "--json", "--index-url", index.url, "--target", freeze
+    )
     doc = json.loads(again.stdout)
     assert doc["command"] == "clone" and doc["workspace"]["reused"] is True
     assert doc["inventory"]["summary"]["declared_unused"] == []
+    assert doc["lock"]["reused"] is True
+    assert doc["lock"]["summary"]["add"] == ["tensorboardx"]
+    relaxed = {d["name"]: d["relaxed_because"] for d in doc["lock"]["relaxed"]}
+    assert relaxed == {"numpy": "no-wheel"}
+    not_found = [f for f in doc["lock"]["findings"] if f["code"] == "not-on-index"]
+    # Neither torch nor opencv-python is on the fake index: each named with where it came from.
+    assert sorted((f["message"].split()[0], f["path"]) for f in not_found) == [
+        ("opencv-python", "train.py"),
+        ("torch", "requirements.txt"),
+    ]
+    pins = (dest / "requirements.envfix.txt").read_text()
+    assert "tensorboardx==1.2" in pins and index.url not in pins
+
+
+def test_lock_command(paper: Path, index: FakeIndex, freeze: str) -> None:
+    result = invoke("lock", str(paper), "--index-url", index.url, "--json", "--target", freeze)
+    assert result.exit_code == EXIT_OK, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["command"] == "lock" and doc["schema_version"] == 1
+    assert doc["install_cell"] == "%pip install -r requirements.envfix.txt"
+    assert doc["restart_required"] is False
+    human = invoke("lock", str(paper), "--index-url", index.url, "--target", freeze)
+    assert "Relaxed" in human.stdout and "numpy==1.16.4" in human.stdout
+
+
+def test_lock_refuses_to_overwrite_a_users_file(paper: Path, index: FakeIndex) -> None:
+    (paper / "requirements.envfix.txt").write_text("my own notes\n")
+    assert_one_line_error(
+        invoke("lock", str(paper), "--index-url", index.url),
+        EXIT_BAD_INPUT,
+        "not written by envfix",
+    )
+    assert (paper / "requirements.envfix.txt").read_text() == "my own notes\n"
+
+
+def test_lock_with_the_index_down_is_an_environment_error(paper: Path, tmp_path: Path) -> None:
+    result = invoke("lock", str(paper), "--index-url", "http://127.0.0.1:9/simple")
+    assert_one_line_error(result, EXIT_ENVIRONMENT, "cannot reach the package index")
 
 
 @pytest.mark.parametrize(

@@ -210,7 +210,7 @@ def with_retries(call: Callable[[], T], what: str) -> T:
     raise AssertionError(f"unreachable: {what}")
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -229,7 +229,7 @@ def _file_version(filename: str) -> Version | None:
         return None
 
 
-def _index_document(name: str) -> dict[str, Any] | None:
+def index_document(name: str) -> dict[str, Any] | None:
     request = urllib.request.Request(
         urljoin(INDEX, f"{name}/"),
         headers={"Accept": "application/vnd.pypi.simple.v1+json", "User-Agent": _USER_AGENT},
@@ -244,13 +244,22 @@ def _index_document(name: str) -> dict[str, Any] | None:
         raise
 
 
-def release_files(wanted: Wanted, cache: Path) -> list[IndexFile]:
-    """The files of one release on PyPI; raises `Unavailable` when there is none."""
+IndexFetcher = Callable[[str], dict[str, Any] | None]
+"""Gets a project's PEP 691 index document, None when PyPI has no such project."""
+
+
+def release_files(
+    wanted: Wanted, cache: Path, fetch: IndexFetcher = index_document
+) -> list[IndexFile]:
+    """The files of one release on PyPI; raises `Unavailable` when there is none.
+
+    `fetch` may share one index document among the versions of a project.
+    """
     path = cache / "index" / f"{wanted.name}=={wanted.version}.json"
     if path.exists():
         cached = json.loads(path.read_text(encoding="utf-8"))
     else:
-        doc = with_retries(lambda: _index_document(wanted.name), wanted.name)
+        doc = with_retries(lambda: fetch(wanted.name), wanted.name)
         if doc is None:
             cached = {"missing": "not on PyPI"}
         else:
@@ -269,7 +278,7 @@ def release_files(wanted: Wanted, cache: Path) -> list[IndexFile]:
             }
             if not cached["files"]:
                 cached = {"missing": f"version {wanted.version} not on PyPI"}
-        _write_atomic(path, json.dumps(cached, indent=1, sort_keys=True) + "\n")
+        write_atomic(path, json.dumps(cached, indent=1, sort_keys=True) + "\n")
     if "missing" in cached:
         raise Unavailable(cached["missing"])
     return sorted(
@@ -278,12 +287,14 @@ def release_files(wanted: Wanted, cache: Path) -> list[IndexFile]:
     )
 
 
-def preferred_tags(glibc: tuple[int, int]) -> list[list[Tag]]:
-    """For each Python in `PYTHONS`, the tags its Colab installs, most preferred first."""
+def preferred_tags(
+    glibc: tuple[int, int], pythons: Iterable[tuple[int, int]] = PYTHONS
+) -> list[list[Tag]]:
+    """For each of `pythons`, the tags its Colab installs, most preferred first."""
     platforms = manylinux_platforms(glibc, "x86_64")
     return [
         [*cpython_tags(python, platforms=platforms), *compatible_tags(python, platforms=platforms)]
-        for python in PYTHONS
+        for python in pythons
     ]
 
 
@@ -293,16 +304,22 @@ def _is_pure_py3(tags: Iterable[Tag]) -> bool:
     )
 
 
-def choose_file(files: list[IndexFile], ranked: list[list[Tag]]) -> IndexFile:
+def choose_file(
+    files: list[IndexFile], ranked: list[list[Tag]], *, pure_first: bool = True
+) -> IndexFile:
     """One file to read: a py3-none-any wheel, else a wheel for Colab's Python (newest
-    first), else any wheel, else an egg, else a zip sdist; unyanked before yanked."""
+    first), else any wheel, else an egg, else a zip sdist; unyanked before yanked.
+
+    Without `pure_first` a pure wheel takes its place among the tags of `ranked` (after
+    the wheels built for that Python), as pip would choose.
+    """
     wheels = [f for f in files if f.kind == "wheel"]
     if wheels:
         positions = [{tag: i for i, tag in enumerate(tags)} for tags in ranked]
 
         def rank(f: IndexFile) -> tuple[bool, int, tuple[int, ...], str]:
             tags = parse_wheel_filename(f.filename)[3]
-            if _is_pure_py3(tags):
+            if pure_first and _is_pure_py3(tags):
                 return (f.yanked, 0, (), f.filename)
             for python, position in enumerate(positions, start=1):
                 found = [position[t] for t in tags if t in position]
@@ -361,7 +378,7 @@ def read_names(wanted: Wanted, file: IndexFile, cache: Path, opener: CountingOpe
     names = with_retries(lambda: read_zip_names(file.url, file.size, opener=opener), file.filename)
     fetched = opener.fetched.get(file.url, 0)
     doc = {"names": names, "size": file.size, "fetched": fetched, "url": file.url}
-    _write_atomic(path, json.dumps(doc, indent=0, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(doc, indent=0, sort_keys=True) + "\n")
     return Read(wanted, file, tuple(names), fetched)
 
 

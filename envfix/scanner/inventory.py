@@ -54,6 +54,8 @@ _TOOLING_FILES = re.compile(r"(^|/)setup\.py$|(^|/)docs?/(source/)?conf\.py$")
 _TEST_FILES = re.compile(r"(^|/)(tests?|testing)/|(^|/)(test_[^/]*|[^/]*_test|conftest)\.py$")
 _EXTENSION = re.compile(r"^([A-Za-z_]\w*)\.(?:[\w-]+\.)?(?:so|pyd)$")
 _SOURCE_ROOTS = ("", "src", "lib")
+# Files envfix itself writes into a repo: its own output is not the repo's declaration.
+GENERATED_FILES = frozenset({"requirements.envfix.txt"})
 
 
 def walk_repo(root: Path) -> list[str]:
@@ -70,6 +72,8 @@ def walk_repo(root: Path) -> list[str]:
         )
         rel_dir = here.relative_to(root).as_posix()
         for filename in filenames:
+            if filename in GENERATED_FILES:
+                continue
             path = here / filename
             if path.is_symlink() and not path.resolve().is_relative_to(resolved_root):
                 continue

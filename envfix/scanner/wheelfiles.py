@@ -6,6 +6,10 @@ requests read it: one for the last 64 KiB, which holds the end-of-central-direct
 and, for most wheels, the whole central directory; a second one only when the central
 directory is larger than that (torch's is a few MiB out of a GiB). `tools/gen_import_map.py`
 builds `envfix/data/import_map.json` from these names.
+
+The directory also says where each member's bytes are, so one member (a wheel's
+`*.dist-info/METADATA`) costs one more small request; `tools/gen_requires.py` builds
+`envfix/data/requires.json` so.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import http.client
 import re
 import struct
 import urllib.error
+import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from packaging.utils import canonicalize_name
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from envfix.errors import EnvironmentProblemError
 
@@ -27,6 +33,9 @@ TAIL_BYTES = 64 * 1024
 MAX_DIRECTORY_BYTES = 256 * 1024 * 1024
 """A central directory larger than this is refused: torch's is about 1 MiB, and a broken
 or hostile end record must not make the reader fetch gigabytes."""
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+"""A member larger than this (packed or unpacked) is not read: METADATA files are a few
+KiB, and a broken or hostile directory must not make the reader fetch or inflate gigabytes."""
 
 _EOCD = struct.Struct("<4s4H2LH")
 _EOCD_SIG = b"PK\x05\x06"
@@ -36,6 +45,10 @@ _ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 _ZIP64_EOCD_SIG = b"PK\x06\x06"
 _CENTRAL = struct.Struct("<4s4B4H3L5H2L")
 _CENTRAL_SIG = b"PK\x01\x02"
+_LOCAL = struct.Struct("<4s5H3L2H")
+_LOCAL_SIG = b"PK\x03\x04"
+_ZIP64_EXTRA = 0x0001
+_ZIP32_MAX = 0xFFFFFFFF
 _MAX_COMMENT = 0xFFFF
 # The most a zip's end can hold after its central directory: a ZIP64 locator, the
 # end-of-central-directory record and the longest comment.
@@ -146,6 +159,54 @@ def _fetch(opener: RangeOpener, url: str, byte_range: ByteRange) -> bytes:
     return data
 
 
+@dataclass(frozen=True)
+class ZipEntry:
+    """One member as the central directory describes it."""
+
+    name: str
+    header_offset: int
+    """Where the member's local header starts, as the directory records it."""
+    compressed_size: int
+    size: int
+    crc: int
+    method: int
+    flags: int
+    header_hint: int
+    """The local header's likely length: its fixed part with the central entry's name and
+    extra field (a local extra field is usually the same or shorter)."""
+
+
+@dataclass(frozen=True)
+class ZipDirectory:
+    """The central directory of a remote zip, with the tail of the file already fetched."""
+
+    url: str
+    entries: tuple[ZipEntry, ...]
+    tail: bytes = field(repr=False)
+    tail_start: int
+    """Where `tail` starts in the file; it runs to the file's end."""
+    start: int
+    """Where the central directory starts in the file; every member lies before it."""
+    shift: int
+    """Bytes before the zip proper (where the directory is less where it says it is), added
+    to every recorded offset as `zipfile` does; 0 for wheels."""
+
+    @property
+    def names(self) -> list[str]:
+        return [entry.name for entry in self.entries]
+
+    @property
+    def file_size(self) -> int:
+        return self.tail_start + len(self.tail)
+
+    def entry(self, name: str) -> ZipEntry:
+        # The last of duplicate names wins, as in `ZipFile.getinfo`.
+        for entry in reversed(self.entries):
+            if entry.name == name:
+                return entry
+        raise WheelReadError(f"{self.url}: no member {name!r}")
+
+
 def read_zip_names(
     url: str,
     size: int | None = None,
@@ -158,6 +219,17 @@ def read_zip_names(
     `size` is the file's length when the index says it (PyPI's JSON API does); without it
     the first request is a suffix range and the layout of the zip's end gives the rest.
     """
+    return read_zip_directory(url, size, opener=opener, tail=tail).names
+
+
+def read_zip_directory(
+    url: str,
+    size: int | None = None,
+    *,
+    opener: RangeOpener = http_range,
+    tail: int = TAIL_BYTES,
+) -> ZipDirectory:
+    """The central directory of a remote zip, read as `read_zip_names` says."""
     if size is not None and size < _EOCD.size:
         raise WheelReadError(f"{url}: {size} bytes is too small for a zip file")
     data, tail_start = _read_tail(opener, url, size, tail)
@@ -180,7 +252,9 @@ def read_zip_names(
     if cd_start < 0:
         missing = ByteRange(end.tail_start + cd_start, end.tail_start + min(0, end.cd_end))
         directory = _fetch(opener, url, missing) + directory
-    return _parse_central_directory(url, directory, end.entries)
+    entries = _parse_central_directory(url, directory, end.entries)
+    start = end.tail_start + cd_start
+    return ZipDirectory(url, tuple(entries), data, end.tail_start, start, start - end.cd_offset)
 
 
 def _read_tail(
@@ -225,6 +299,8 @@ class _End:
     it ends before the data (a ZIP64 record read apart)."""
     tail_start: int
     """Where the tail data starts in the file."""
+    cd_offset: int
+    """Where the end record says the central directory starts in the file."""
 
 
 def _read_end(opener: RangeOpener, url: str, data: bytes, at: int, tail_start: int | None) -> _End:
@@ -242,7 +318,7 @@ def _read_end(opener: RangeOpener, url: str, data: bytes, at: int, tail_start: i
         tail_start = cd_offset + cd_size - at
         if tail_start < 0:
             raise WheelReadError(f"{url}: the central directory offset is past the record")
-    return _End(None if entries == 0xFFFF else entries, cd_size, at, tail_start)
+    return _End(None if entries == 0xFFFF else entries, cd_size, at, tail_start, cd_offset)
 
 
 def _read_zip64_end(
@@ -265,39 +341,181 @@ def _read_zip64_end(
         record = data[at : at + _ZIP64_EOCD.size]
     else:
         record = _fetch(opener, url, ByteRange(record_offset, record_offset + _ZIP64_EOCD.size))
-    sig, _, _, _, disk, cd_disk, _, entries, cd_size, _ = _ZIP64_EOCD.unpack(record)
+    sig, _, _, _, disk, cd_disk, _, entries, cd_size, cd_offset = _ZIP64_EOCD.unpack(record)
     if sig != _ZIP64_EOCD_SIG:
         raise WheelReadError(f"{url}: bad ZIP64 end of central directory record")
     if disk != 0 or cd_disk != 0:
         raise WheelReadError(f"{url}: a multi-disk zip is not supported")
-    return _End(entries, cd_size, at, tail_start)
+    return _End(entries, cd_size, at, tail_start, cd_offset)
 
 
-def _parse_central_directory(url: str, directory: bytes, entries: int | None) -> list[str]:
-    names: list[str] = []
+def _parse_central_directory(url: str, directory: bytes, entries: int | None) -> list[ZipEntry]:
+    found: list[ZipEntry] = []
     pos = 0
     while pos < len(directory):
         if directory[pos : pos + 4] != _CENTRAL_SIG:
-            if entries is None or len(names) < entries:
+            if entries is None or len(found) < entries:
                 raise WheelReadError(f"{url}: bad central directory entry at {pos}")
             break  # a ZIP64 record or padding after the last entry
         if pos + _CENTRAL.size > len(directory):
             raise WheelReadError(f"{url}: truncated central directory")
         fields = _CENTRAL.unpack_from(directory, pos)
-        flags = fields[5]
+        flags, method = fields[5:7]
+        crc, compressed, size = fields[9:12]
         name_length, extra_length, comment_length = fields[12:15]
+        offset = fields[18]
         start = pos + _CENTRAL.size
         raw = directory[start : start + name_length]
         if len(raw) != name_length:
             raise WheelReadError(f"{url}: truncated central directory")
+        extra = directory[start + name_length : start + name_length + extra_length]
+        size, compressed, offset = _zip64_values(extra, size, compressed, offset)
         # As `zipfile` reads names: UTF-8 when the entry says so, else code page 437.
-        names.append(raw.decode("utf-8" if flags & _UTF8_FLAG else "cp437"))
+        name = raw.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
+        hint = _LOCAL.size + name_length + extra_length
+        found.append(ZipEntry(name, offset, compressed, size, crc, method, flags, hint))
         pos = start + name_length + extra_length + comment_length
-    if entries is not None and len(names) != entries:
+    if entries is not None and len(found) != entries:
         raise WheelReadError(
-            f"{url}: the central directory lists {len(names)} entries, the zip says {entries}"
+            f"{url}: the central directory lists {len(found)} entries, the zip says {entries}"
         )
-    return names
+    return found
+
+
+def _zip64_values(extra: bytes, size: int, compressed: int, offset: int) -> tuple[int, int, int]:
+    """(size, compressed size, header offset) with the ZIP64 extra field's values in place
+    of the 32-bit placeholders. A missing or short field leaves a placeholder, which
+    `read_zip_member` then refuses: the names are still worth having."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        tag, length = struct.unpack_from("<2H", extra, pos)
+        if tag == _ZIP64_EXTRA:
+            body = extra[pos + 4 : pos + 4 + length]
+            values = [size, compressed, offset]
+            at = 0
+            # The field holds only the values that overflowed, in this order.
+            for i, value in enumerate(values):
+                if value == _ZIP32_MAX and at + 8 <= len(body):
+                    values[i] = struct.unpack_from("<Q", body, at)[0]
+                    at += 8
+            return values[0], values[1], values[2]
+        pos += 4 + length
+    return size, compressed, offset
+
+
+# --- one member -----------------------------------------------------------------------
+
+_HEADER_SLACK = 256
+"""Bytes asked for beyond the expected local header and data, so that a local extra field
+a little longer than the central one costs no second request."""
+_STORED = 0
+_DEFLATED = 8
+_ENCRYPTED_FLAG = 0x1
+
+
+def read_zip_member(
+    directory: ZipDirectory, name: str, *, opener: RangeOpener = http_range
+) -> bytes:
+    """The uncompressed bytes of one member (stored or deflated) of the zip `directory`
+    was read from: its local header and data only, in one request (two when the local
+    header is longer than the directory suggests); nothing when they lie in the tail
+    already fetched."""
+    url = directory.url
+    entry = directory.entry(name)
+    if entry.flags & _ENCRYPTED_FLAG:
+        raise WheelReadError(f"{url}: {name} is encrypted")
+    if entry.method not in (_STORED, _DEFLATED):
+        raise WheelReadError(f"{url}: {name} uses compression method {entry.method}")
+    if max(entry.compressed_size, entry.size) > MAX_MEMBER_BYTES:
+        raise WheelReadError(f"{url}: {name} is too large to read ({entry.size} bytes)")
+    start = entry.header_offset + directory.shift
+    if not 0 <= start < directory.start:
+        raise WheelReadError(f"{url}: {name} lies outside the file")
+    wanted = entry.header_hint + entry.compressed_size + _HEADER_SLACK
+    chunk = _read_range(opener, directory, start, min(start + wanted, directory.start))
+    if len(chunk) < _LOCAL.size or chunk[:4] != _LOCAL_SIG:
+        raise WheelReadError(f"{url}: no local header for {name} at {start}")
+    name_length, extra_length = _LOCAL.unpack_from(chunk)[-2:]
+    data_start = _LOCAL.size + name_length + extra_length
+    data_end = data_start + entry.compressed_size
+    if start + data_end > directory.start:
+        raise WheelReadError(f"{url}: {name} runs into the central directory")
+    if data_end > len(chunk):
+        chunk += _read_range(opener, directory, start + len(chunk), start + data_end)
+    packed = chunk[data_start:data_end]
+    if entry.method == _STORED:
+        data = packed
+    else:
+        inflater = zlib.decompressobj(-15)
+        try:
+            # One byte more than the directory says tells a lying size apart.
+            data = inflater.decompress(packed, entry.size + 1)
+        except zlib.error as exc:
+            raise WheelReadError(f"{url}: {name} does not inflate: {exc}") from exc
+    if len(data) != entry.size or zlib.crc32(data) != entry.crc:
+        raise WheelReadError(f"{url}: {name} does not match its size and CRC")
+    return data
+
+
+def _read_range(opener: RangeOpener, directory: ZipDirectory, start: int, end: int) -> bytes:
+    """Bytes `start` to `end` of the file, fetching only what the tail does not hold."""
+    if end <= start:
+        return b""
+    offset = directory.tail_start
+    held = directory.tail[max(0, start - offset) : end - offset] if end > offset else b""
+    if start >= offset:
+        return held
+    return _fetch(opener, directory.url, ByteRange(start, min(end, offset))) + held
+
+
+@dataclass(frozen=True)
+class WheelMetadata:
+    """A wheel's `*.dist-info/METADATA`, read from its URL."""
+
+    member: str
+    data: bytes
+    file_size: int
+    """The wheel's length in bytes, as its zip structure gives it."""
+
+
+def wheel_metadata_member(names: Iterable[str], filename: str | None = None) -> str:
+    """The name of a wheel's METADATA among its members: the only top-level
+    `*.dist-info/METADATA`, or, when a wheel ships several, the one of the project the
+    wheel's `filename` names."""
+    found = [n for n in names if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
+    if len(found) > 1 and filename:
+        try:
+            project = parse_wheel_filename(filename)[0]
+        except InvalidWheelFilename:
+            pass
+        else:
+            found = [n for n in found if _dist_info_project(n) == project]
+    if len(found) != 1:
+        where = filename or "the wheel"
+        raise WheelReadError(
+            f"{where}: {'no' if not found else len(found)} *.dist-info/METADATA members"
+        )
+    return found[0]
+
+
+def _dist_info_project(member: str) -> str:
+    folder = member.partition("/")[0].removesuffix(".dist-info")
+    return canonicalize_name(folder.rpartition("-")[0])
+
+
+def read_wheel_metadata(
+    url: str,
+    size: int | None = None,
+    *,
+    opener: RangeOpener = http_range,
+    tail: int = TAIL_BYTES,
+) -> WheelMetadata:
+    """The METADATA of a remote wheel: its central directory, then that one member."""
+    directory = read_zip_directory(url, size, opener=opener, tail=tail)
+    filename = urllib.parse.unquote(urllib.parse.urlsplit(url).path.rpartition("/")[2])
+    member = wheel_metadata_member(directory.names, filename)
+    data = read_zip_member(directory, member, opener=opener)
+    return WheelMetadata(member, data, directory.file_size)
 
 
 # --- import names ---------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Reading a remote wheel's file list with Range requests, and the import names it gives.
+"""Reading a remote wheel's file list and METADATA with Range requests, and the import names
+it gives.
 
 The wheels are real zip files built here and served by a small local HTTP server that
 honours `Range` the way files.pythonhosted.org does; nothing here reaches the internet
@@ -11,10 +12,12 @@ import contextlib
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +32,11 @@ from envfix.scanner.wheelfiles import (
     WheelReadError,
     http_range,
     import_names,
+    read_wheel_metadata,
+    read_zip_directory,
+    read_zip_member,
     read_zip_names,
+    wheel_metadata_member,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -308,6 +315,216 @@ def test_byte_range_headers() -> None:
     assert ByteRange(100, 200).header == "bytes=100-199"
     assert ByteRange(100, 200).length == 100
     assert ByteRange.last(10).length == 10
+
+
+# --- read_zip_member / read_wheel_metadata ----------------------------------------------
+
+METADATA = (
+    b"Metadata-Version: 2.1\n"
+    b"Name: demo\n"
+    b"Version: 1.0\n"
+    b"Requires-Python: >=3.9\n"
+    b"Requires-Dist: numpy>=1.22\n"
+    b'Requires-Dist: torch; extra == "torch"\n'
+    b"\n" + b"A long description that compresses well. " * 400
+)
+
+
+def make_wheel(
+    path: Path, *, metadata_first: bool, compression: int, blob: int = 8 * 1024 * 1024
+) -> None:
+    """A wheel with an incompressible payload and its METADATA before or after it."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        members: list[tuple[str, bytes, int]] = [
+            ("demo/__init__.py", b"", zipfile.ZIP_DEFLATED),
+            ("demo/_blob.so", os.urandom(blob), zipfile.ZIP_STORED),
+        ]
+        metadata = ("demo-1.0.dist-info/METADATA", METADATA, compression)
+        members.insert(0 if metadata_first else len(members), metadata)
+        for name, data, method in members:
+            zf.writestr(name, data, compress_type=method)
+        zf.writestr("demo-1.0.dist-info/RECORD", b"")
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED], ids=["deflated", "stored"]
+)
+@pytest.mark.parametrize("pass_size", [True, False], ids=["size-known", "size-unknown"])
+def test_metadata_before_the_payload_costs_one_more_small_request(
+    served: Served, compression: int, pass_size: bool
+) -> None:
+    path = served.folder / f"first{compression}-1.0-py3-none-any.whl"
+    make_wheel(path, metadata_first=True, compression=compression)
+    size = path.stat().st_size
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("demo-1.0.dist-info/METADATA")
+        assert info.compress_type == compression
+        assert info.header_offset == 0
+    opener = Counting()
+    read = read_wheel_metadata(served.url(path.name), size if pass_size else None, opener=opener)
+    assert read.member == "demo-1.0.dist-info/METADATA"
+    assert read.data == METADATA
+    assert read.file_size == size
+    assert len(opener.requests) == 2
+    assert opener.requests[1].startswith("bytes=0-")
+    # The tail and the member, not the 8 MiB between them.
+    assert opener.fetched < TAIL_BYTES + info.compress_size + 1024
+    assert opener.fetched * 50 < size
+
+
+@pytest.mark.parametrize(
+    "compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED], ids=["deflated", "stored"]
+)
+def test_metadata_in_the_tail_needs_no_second_request(served: Served, compression: int) -> None:
+    path = served.folder / f"last{compression}-1.0-cp313-cp313-manylinux_2_28_x86_64.whl"
+    make_wheel(path, metadata_first=False, compression=compression)
+    size = path.stat().st_size
+    opener = Counting()
+    read = read_wheel_metadata(served.url(path.name), size, opener=opener)
+    assert read.data == METADATA
+    assert opener.requests == [f"bytes={size - TAIL_BYTES}-{size - 1}"]
+
+
+def test_member_partly_in_the_tail_fetches_only_the_part_before_it(served: Served) -> None:
+    path = served.folder / "straddle-1.0-py3-none-any.whl"
+    # A stored member larger than the tail ends right before the central directory.
+    big = os.urandom(3 * TAIL_BYTES)
+    make_zip(path, {"pad.bin": os.urandom(100_000)})
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("straddle-1.0.dist-info/METADATA", big, compress_type=zipfile.ZIP_STORED)
+    size = path.stat().st_size
+    opener = Counting()
+    directory = read_zip_directory(served.url(path.name), size, opener=opener)
+    assert read_zip_member(directory, "straddle-1.0.dist-info/METADATA", opener=opener) == big
+    assert len(opener.requests) == 2
+    assert opener.fetched < len(big) + TAIL_BYTES
+    assert opener.fetched < size - 90_000
+
+
+def test_small_wheel_is_read_in_one_request(served: Served) -> None:
+    path = served.folder / "small-1.0-py3-none-any.whl"
+    make_wheel(path, metadata_first=True, compression=zipfile.ZIP_DEFLATED, blob=1000)
+    size = path.stat().st_size
+    assert size < TAIL_BYTES
+    opener = Counting()
+    assert read_wheel_metadata(served.url(path.name), None, opener=opener).data == METADATA
+    assert opener.requests == [f"bytes=-{TAIL_BYTES}"]
+    assert opener.fetched == size
+
+
+def test_member_of_a_zip64_directory(served: Served, zip64_wheel: tuple[Path, list[str]]) -> None:
+    path, _ = zip64_wheel
+    directory = read_zip_directory(served.url(path.name), path.stat().st_size)
+    assert read_zip_member(directory, "many/__init__.py") == b""
+    assert read_zip_member(directory, "m/69999.py") == b""
+
+
+def hand_zip(
+    members: list[tuple[str, bytes]], *, local_extra: int = 0, zip64_central: bool = False
+) -> bytes:
+    """A deflated zip written field by field, for layouts `zipfile` does not make: a local
+    extra field longer than the central one, and ZIP64 values in the central extra field."""
+    local_parts: list[bytes] = []
+    central: list[bytes] = []
+    offset = 0
+    for name, data in members:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        packed = packer.compress(data) + packer.flush()
+        raw_name = name.encode()
+        crc = zlib.crc32(data)
+        extra = struct.pack("<2H", 0xCAFE, local_extra) + bytes(local_extra) if local_extra else b""
+        # version, flags, method (deflate), time, date; crc, sizes; name and extra lengths
+        fixed = (20, 0, 8, 0, 0, crc, len(packed), len(data), len(raw_name), len(extra))
+        local_parts.append(struct.pack("<4s5H3L2H", b"PK\x03\x04", *fixed) + raw_name + extra)
+        local_parts.append(packed)
+        sizes = (len(packed), len(data), offset)
+        central_extra = b""
+        if zip64_central:
+            central_extra = struct.pack("<2H3Q", 1, 24, len(data), len(packed), offset)
+            sizes = (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        versions = (20, 3, 20, 0)
+        fields = (0, 8, 0, 0, crc, sizes[0], sizes[1], len(raw_name), len(central_extra))
+        rest = (0, 0, 0, 0, sizes[2])  # comment length, disk, attributes, header offset
+        entry = struct.pack("<4s4B4H3L5H2L", b"PK\x01\x02", *versions, *fields, *rest)
+        central.append(entry + raw_name + central_extra)
+        offset += len(local_parts[-2]) + len(packed)
+    directory = b"".join(central)
+    count = len(members)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), offset, 0)
+    return b"".join(local_parts) + directory + end
+
+
+def test_local_extra_field_longer_than_the_central_one(served: Served) -> None:
+    path = served.folder / "hand-1.0-py3-none-any.whl"
+    pad = os.urandom(200_000)
+    path.write_bytes(
+        hand_zip([("hand-1.0.dist-info/METADATA", METADATA), ("pad", pad)], local_extra=3000)
+    )
+    opener = Counting()
+    read = read_wheel_metadata(served.url(path.name), path.stat().st_size, opener=opener)
+    assert read.data == METADATA
+    # The tail, the guessed header and data, then the rest the long header pushed out.
+    assert len(opener.requests) == 3
+    assert opener.fetched < TAIL_BYTES + 10_000
+
+
+def test_zip64_sizes_and_offsets_in_the_central_extra_field(served: Served) -> None:
+    path = served.folder / "hand64-1.0-py3-none-any.whl"
+    pad = os.urandom(200_000)
+    members = [("pad", pad), ("hand64-1.0.dist-info/METADATA", METADATA)]
+    path.write_bytes(hand_zip(members, zip64_central=True))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.read("hand64-1.0.dist-info/METADATA") == METADATA
+    directory = read_zip_directory(served.url(path.name), path.stat().st_size)
+    entry = directory.entry("hand64-1.0.dist-info/METADATA")
+    assert entry.size == len(METADATA)
+    assert entry.header_offset > len(pad)
+    assert read_zip_member(directory, entry.name) == METADATA
+
+
+def test_unsupported_compression_is_an_error(served: Served) -> None:
+    path = served.folder / "bz-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("bz-1.0.dist-info/METADATA", METADATA, compress_type=zipfile.ZIP_BZIP2)
+    with pytest.raises(WheelReadError, match="compression method 12"):
+        read_wheel_metadata(served.url(path.name))
+
+
+def test_corrupt_member_is_an_error(served: Served) -> None:
+    path = served.folder / "crc-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("crc-1.0.dist-info/METADATA", METADATA, compress_type=zipfile.ZIP_STORED)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"Requires-Dist")
+    data[at] = ord("r")
+    path.write_bytes(bytes(data))
+    with pytest.raises(WheelReadError, match="CRC"):
+        read_wheel_metadata(served.url(path.name))
+
+
+def test_missing_member_is_an_error(served: Served) -> None:
+    path = served.folder / "nometa-1.0-py3-none-any.whl"
+    make_zip(path, {"nometa.py": b""})
+    directory = read_zip_directory(served.url(path.name))
+    with pytest.raises(WheelReadError, match="no member"):
+        read_zip_member(directory, "nometa-1.0.dist-info/METADATA")
+    with pytest.raises(WheelReadError, match=r"no \*\.dist-info/METADATA"):
+        read_wheel_metadata(served.url(path.name))
+
+
+def test_choosing_the_metadata_member() -> None:
+    names = [
+        "pkg/__init__.py",
+        "pkg/vendored/other-2.0.dist-info/METADATA",
+        "other-2.0.dist-info/METADATA",
+        "My_Pkg-1.0.dist-info/METADATA",
+    ]
+    assert wheel_metadata_member(names, "my_pkg-1.0-py3-none-any.whl") == (
+        "My_Pkg-1.0.dist-info/METADATA"
+    )
+    assert wheel_metadata_member(names[:3]) == "other-2.0.dist-info/METADATA"
+    with pytest.raises(WheelReadError, match="2 "):
+        wheel_metadata_member(names)
 
 
 # --- import_names -----------------------------------------------------------------------

@@ -1,0 +1,433 @@
+"""The lock stage: needs -> decisions -> a real resolver -> what changes against the runtime.
+
+The resolver gets the decisions (see `policy`), the runtime's versions as preferences (pins
+of an existing output file, which pip-compile and uv both keep), and the binary-compatibility
+constraints. A change that would break a preinstalled package brings that package into the
+next round, so the resolver has to respect its requirements too; a decision the resolver
+finds impossible is relaxed. Rounds are bounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from envfix.errors import EnvfixError
+from envfix.model import Change, Decision, Finding, Inventory, Lock, Need, Runtime
+from envfix.resolve.backends import ResolutionError, Resolved, Resolver, ResolveRequest
+from envfix.resolve.dependents import Dependents
+from envfix.resolve.index import PackageIndex
+from envfix.resolve.plan import plan
+from envfix.resolve.policy import NO_INSTALLABLE_VERSION, Context, decide, public_version, relax
+from envfix.runtime import supported_tags
+
+REQUIREMENTS_FILE = "requirements.envfix.txt"
+MAX_ROUNDS = 5
+BUILDS_FROM_SOURCE = "builds-from-source"
+BREAKS_PREINSTALLED = "breaks-preinstalled"
+LOCK_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class CompatRule:
+    """When `when` holds in the environment, each of `requires` must hold too."""
+
+    id: str
+    when_name: str
+    when: SpecifierSet
+    requires: tuple[tuple[str, SpecifierSet, str], ...]
+
+
+@cache
+def compat_rules() -> tuple[CompatRule, ...]:
+    path = resources.files("envfix") / "data" / "binary_compat.json"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return tuple(
+        CompatRule(
+            rule["id"],
+            rule["when"]["name"],
+            SpecifierSet(rule["when"]["specifier"]),
+            tuple((r["name"], SpecifierSet(r["specifier"]), r["why"]) for r in rule["requires"]),
+        )
+        for rule in doc["rules"]
+    )
+
+
+def compat_constraints(
+    versions: Callable[[str], Version | None], rules: Iterable[CompatRule]
+) -> list[str]:
+    """Constraint lines for the rules whose condition holds for `versions` (name -> version)."""
+    lines: list[str] = []
+    for rule in rules:
+        version = versions(rule.when_name)
+        if version is not None and rule.when.contains(version, prereleases=True):
+            lines.extend(f"{name}{spec}" for name, spec, _ in rule.requires)
+    return lines
+
+
+@dataclass(frozen=True)
+class LockInputs:
+    """Everything a lock depends on; its digest decides whether a stored lock is reused."""
+
+    needs: tuple[Need, ...]
+    runtime: Runtime
+    backend: str
+    index_url: str | None
+    envfix_version: str
+    repo_date: datetime | None
+
+    def digest(self) -> str:
+        doc = {
+            "schema": LOCK_SCHEMA,
+            "envfix": self.envfix_version,
+            "backend": self.backend,
+            "index": self.index_url,
+            "repo_date": self.repo_date.isoformat() if self.repo_date else None,
+            "runtime": [
+                self.runtime.name,
+                self.runtime.python_version,
+                self.runtime.platforms,
+                [(d.name, d.version) for d in self.runtime.distributions],
+            ],
+            "needs": [(n.name, n.specifier, n.url, n.imported) for n in self.needs],
+        }
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def resolve_needs(
+    needs: Sequence[Need],
+    runtime: Runtime,
+    *,
+    index: PackageIndex,
+    resolver: Resolver,
+    dependents: Dependents,
+    workdir: Path,
+    repo_date: datetime | None = None,
+    index_url: str | None = None,
+    offline: bool = False,
+    rules: Iterable[CompatRule] | None = None,
+) -> tuple[tuple[Change, ...], tuple[Decision, ...], tuple[Finding, ...]]:
+    """Decide, resolve and compare: the changes against the runtime, the decisions, findings."""
+    ctx = Context(runtime, frozenset(supported_tags(runtime)), index, dependents, repo_date)
+    decisions: dict[str, Decision] = {}
+    findings: list[Finding] = []
+    for need in needs:
+        if need.url:
+            continue
+        decision, found = decide(need, ctx)
+        findings.extend(found)
+        if decision is not None:
+            decisions[need.name] = decision
+    if not decisions:
+        return (), (), tuple(findings)
+    rules = tuple(rules if rules is not None else compat_rules())
+    constraints = compat_constraints(lambda name: _planned_version(name, decisions, runtime), rules)
+    preferences = tuple(
+        f"{d.name}=={v}"
+        for d in runtime.distributions
+        if (v := public_version(d.version)) is not None
+    )
+    protected: dict[str, str] = {}
+    accept_breaks = False
+    resolved: tuple[Resolved, ...] = ()
+    for round_number in range(MAX_ROUNDS):
+        request = ResolveRequest(
+            requirements=tuple(d.requirement for d in decisions.values())
+            + tuple(f"{name}=={version}" for name, version in sorted(protected.items())),
+            constraints=tuple(constraints),
+            preferences=preferences,
+            index_url=index_url,
+            offline=offline,
+        )
+        try:
+            resolved = resolver.resolve(request, workdir / f"round-{round_number + 1}")
+        except ResolutionError as exc:
+            loosened = _loosen(decisions, exc, runtime)
+            if loosened:
+                decisions.update(loosened)
+            elif protected:
+                # The needs cannot be met without moving a preinstalled package after all:
+                # let the resolver move it, and report what that breaks.
+                protected.clear()
+                accept_breaks = True
+            else:
+                raise _unsatisfiable(exc, needs) from exc
+            continue
+        if accept_breaks:
+            break
+        changes = _compare(resolved, runtime, decisions)
+        in_resolution = {r.name for r in resolved}
+        newly_broken = {
+            dependent.split(" ", 1)[0]
+            for change in changes
+            if change.kind in ("upgrade", "downgrade")
+            for dependent in dependents.excluding(change.name, change.new, in_resolution)
+        } - set(protected)
+        if not newly_broken:
+            break
+        for name in newly_broken:
+            version = public_version(runtime.version_of(name))
+            if version is not None:
+                protected[name] = str(version)
+    changes = _compare(resolved, runtime, decisions)
+    in_resolution = {r.name for r in resolved}
+    changes = tuple(
+        replace(c, breaks=tuple(dependents.excluding(c.name, c.new, in_resolution)))
+        if c.kind in ("upgrade", "downgrade")
+        else c
+        for c in changes
+    )
+    findings.extend(_change_findings(changes, index, ctx))
+    return changes, tuple(decisions.values()), tuple(findings)
+
+
+def _planned_version(name: str, decisions: dict[str, Decision], runtime: Runtime) -> Version | None:
+    """The version `name` will most likely have: a decision's exact pin, else the runtime's."""
+    decision = decisions.get(name)
+    if decision is not None:
+        m = re.search(r"==([^,;\s]+)$", decision.requirement)
+        if m:
+            try:
+                return Version(m[1])
+            except InvalidVersion:
+                return None
+    return public_version(runtime.version_of(name))
+
+
+def _loosen(
+    decisions: dict[str, Decision], exc: ResolutionError, runtime: Runtime
+) -> dict[str, Decision]:
+    """Relax the decisions the resolver's explanation names; all of them if it names none."""
+    loosenable = {
+        name: d for name, d in decisions.items() if d.rule in ("declared", "date", "relaxed")
+    }
+    named = {name: d for name, d in loosenable.items() if name in exc.names}
+    chosen = named or loosenable
+    why = f"conflicts with the other requirements ({exc.explanation[:200]})"
+    return {name: relax(d, runtime, why) for name, d in chosen.items()}
+
+
+def _unsatisfiable(exc: ResolutionError, needs: Sequence[Need]) -> EnvfixError:
+    lines = [
+        f"{need.name}{need.specifier} ({need.locations[0]})"
+        for need in needs
+        if need.name in exc.names and need.locations
+    ]
+    where = f" Declared in: {'; '.join(lines)}." if lines else ""
+    return ResolutionError(f"{exc.explanation}.{where}", exc.names)
+
+
+def _compare(
+    resolved: Iterable[Resolved], runtime: Runtime, decisions: dict[str, Decision]
+) -> tuple[Change, ...]:
+    changes = []
+    for r in resolved:
+        old = runtime.version_of(r.name)
+        old_public = public_version(old)
+        new = Version(r.version)
+        decision = decisions.get(r.name)
+        if decision is not None:
+            reason = decision.reason
+        else:
+            parents = [v for v in r.via if not v.startswith("-")]
+            reason = f"needed by {', '.join(parents)}" if parents else "asked for directly"
+        if old_public is None:
+            kind = "add"
+        elif old_public == new:
+            kind = "keep"
+        else:
+            kind = "upgrade" if new > old_public else "downgrade"
+        changes.append(Change(r.name, kind, old, r.version, reason))  # type: ignore[arg-type]
+    return tuple(sorted(changes, key=lambda c: c.name))
+
+
+def _change_findings(changes: Iterable[Change], index: PackageIndex, ctx: Context) -> list[Finding]:
+    findings = []
+    for change in changes:
+        if change.kind == "keep":
+            continue
+        if change.breaks:
+            findings.append(
+                Finding(
+                    BREAKS_PREINSTALLED,
+                    f"{change.name} {change.old} -> {change.new} breaks {', '.join(change.breaks)}",
+                )
+            )
+        project = index.project(change.name)
+        how = (
+            project.how_installs(Version(change.new), ctx.tags, ctx.runtime.python_version)
+            if project
+            else None
+        )
+        if how in ("sdist", "compiled-sdist"):
+            risk = (
+                "needs a compiler: a risk in Colab"
+                if how == "compiled-sdist"
+                else "pure Python, so it should build"
+            )
+            findings.append(
+                Finding(
+                    BUILDS_FROM_SOURCE,
+                    f"{change.name} {change.new} has no wheel for Python "
+                    f"{ctx.runtime.python_minor} and installs from source; {risk}",
+                    severity="warning" if how == "compiled-sdist" else "info",
+                )
+            )
+    return findings
+
+
+def restart_needed(changes: Iterable[Change]) -> tuple[str, ...]:
+    """Preinstalled distributions the install changes: a kernel that imported one of them
+    keeps the old code until the runtime restarts."""
+    return tuple(c.name for c in changes if c.kind in ("upgrade", "downgrade"))
+
+
+def requirements_text(lock: Lock, runtime: Runtime, envfix_version: str) -> str:
+    """The `requirements.envfix.txt` for a lock: every line pinned, each with why."""
+    when = f", Colab of {runtime.released}" if runtime.released else ""
+    lines = [
+        f"# Generated by envfix {envfix_version} for {runtime.name}"
+        f" (Python {runtime.python_version}{when}).",
+        "# What to install on top of that runtime; everything else stays as it is there.",
+        f"# Install with: pip install -r {REQUIREMENTS_FILE}",
+    ]
+    installs = lock.installs
+    if not installs and not lock.direct_urls:
+        lines.append("# Nothing to install: the runtime has everything the code needs.")
+    for change in installs:
+        was = f" (was {change.old})" if change.old else ""
+        lines.append(f"{change.name}=={change.new}  # {_comment(change.reason)}{was}")
+    for need in lock.direct_urls:
+        lines.append(f"{need.name} @ {need.url}  # {_comment(need.reasons[0])}")
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split())
+
+
+def lock_inventory(
+    inventory: Inventory,
+    runtime: Runtime,
+    *,
+    index: PackageIndex,
+    resolver: Resolver,
+    dependents: Dependents,
+    workdir: Path,
+    repo_date: datetime | None = None,
+    index_url: str | None = None,
+    offline: bool = False,
+    rules: Iterable[CompatRule] | None = None,
+) -> Lock:
+    """The lock for an inventory on a runtime (no file written: the pipeline writes it)."""
+    needs, plan_findings = plan(inventory, runtime)
+    changes, decisions, findings = resolve_needs(
+        needs,
+        runtime,
+        index=index,
+        resolver=resolver,
+        dependents=dependents,
+        workdir=workdir,
+        repo_date=repo_date,
+        index_url=index_url,
+        offline=offline,
+        rules=rules,
+    )
+    return Lock(
+        target=runtime.name,
+        backend=resolver.name,
+        python_version=runtime.python_version,
+        changes=changes,
+        decisions=decisions,
+        direct_urls=tuple(n for n in needs if n.url),
+        findings=plan_findings + findings,
+        restart=restart_needed(changes),
+    )
+
+
+def _uninstallable(result: Lock) -> int:
+    return sum(1 for f in result.findings if f.code == NO_INSTALLABLE_VERSION)
+
+
+def cost(result: Lock) -> int:
+    """How much a lock asks of its runtime: installs, pins that could not be honoured, and,
+    heavier, needed packages of which no release installs at all."""
+    return len(result.installs) + len(result.relaxed) + 10 * _uninstallable(result)
+
+
+def needs_large_changes(result: Lock) -> bool:
+    """Something the code needs does not install on the target's Python as asked, or the
+    lock moves many packages."""
+    return (
+        _uninstallable(result) > 0
+        or any(d.relaxed_because == "no-wheel" for d in result.relaxed)
+        or cost(result) >= 5
+    )
+
+
+def suggest_runtime(
+    current: Lock,
+    runtime: Runtime,
+    candidates: Iterable[Runtime],
+    lock_for: Callable[[Runtime], Lock],
+) -> str | None:
+    """The runtime among `candidates` (same CPU/GPU kind) that needs the fewest changes, as
+    advice, when the current target needs large ones and another needs fewer."""
+    if not needs_large_changes(current):
+        return None
+    score = cost(current)
+    best: tuple[int, Runtime, Lock] | None = None
+    for other in candidates:
+        if other.name == runtime.name or other.accelerator != runtime.accelerator:
+            continue
+        try:
+            other_lock = lock_for(other)
+        except EnvfixError:
+            continue
+        other_cost = cost(other_lock)
+        if other_cost < score and (best is None or other_cost < best[0]):
+            best = (other_cost, other, other_lock)
+    if best is None:
+        return None
+    _, other, other_lock = best
+    version = other.name.removeprefix("colab-").removesuffix("-gpu")
+    return (
+        f"pin this notebook to Colab runtime {version} (Python {other.python_minor}):"
+        f" {_describe(other_lock)} there, against {_describe(current)} on {runtime.name}"
+        " (in Colab: Runtime > Change runtime type > Runtime version)"
+    )
+
+
+def _describe(result: Lock) -> str:
+    parts = [f"{len(result.installs)} to install", f"{len(result.relaxed)} pins relaxed"]
+    if missing := _uninstallable(result):
+        parts.append(f"{missing} needed packages that do not install at all")
+    return ", ".join(parts)
+
+
+def stored_lock(state_dir: Path, digest: str) -> dict[str, Any] | None:
+    """A lock stored by an earlier run with the same inputs."""
+    try:
+        doc: dict[str, Any] = json.loads((state_dir / "lock.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return doc if doc.get("digest") == digest else None
+
+
+def store_lock(state_dir: Path, digest: str, document: dict[str, Any]) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / "lock.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({**document, "digest": digest}, indent=1))
+    temporary.replace(path)

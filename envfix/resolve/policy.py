@@ -1,0 +1,256 @@
+"""Least change: for each need, what to ask the resolver for, and why.
+
+- The runtime's version stays when it satisfies the need.
+- A declared pin on a preinstalled package that excludes the runtime's version is honoured
+  only when a matching version installs on the target and no other preinstalled package
+  excludes it; otherwise the runtime's version stays and the relaxation is recorded.
+- A pin on a package the runtime lacks is honoured when it installs; else it is relaxed to the
+  nearest version that does (a wheel for the target, or an sdist of pure Python).
+- An unpinned package the runtime lacks gets the newest version released within a margin of
+  the repo's last commit (the code was written against it), else the newest that installs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from packaging.specifiers import SpecifierSet
+from packaging.tags import Tag
+from packaging.version import InvalidVersion, Version
+
+from envfix.model import Decision, Finding, Need, Runtime
+from envfix.resolve.dependents import Dependents
+from envfix.resolve.index import PackageIndex, Project
+
+DATE_MARGIN = timedelta(days=180)
+NOT_ON_INDEX = "not-on-index"
+NO_INSTALLABLE_VERSION = "no-installable-version"
+DROPPED_DECLARATION = "dropped-declaration"
+
+
+@dataclass(frozen=True)
+class Context:
+    runtime: Runtime
+    tags: frozenset[Tag]
+    index: PackageIndex
+    dependents: Dependents
+    repo_date: datetime | None = None
+
+
+def public_version(version: str | None) -> Version | None:
+    """`2.11.0+cpu` -> 2.11.0: the version as the index knows it."""
+    if not version:
+        return None
+    try:
+        return Version(Version(version).public)
+    except InvalidVersion:
+        return None
+
+
+def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
+    """The resolver input for one need; None when the runtime already has what it needs."""
+    runtime_version = public_version(ctx.runtime.version_of(need.name))
+    spec = SpecifierSet(need.specifier)
+    if runtime_version is not None and (not need.specifier or spec.contains(runtime_version, True)):
+        return None, []
+    project = ctx.index.project(need.name)
+    where = need.locations[0] if need.locations else None
+    if project is None:
+        if runtime_version is not None:
+            return None, []
+        return None, [
+            Finding(
+                NOT_ON_INDEX,
+                f"{need.name} is not on the package index ({'; '.join(need.reasons)}); "
+                "install it from its source",
+                where,
+                "error",
+            )
+        ]
+    installable = _installable(project, ctx)
+    if runtime_version is not None:
+        return _preinstalled(need, spec, runtime_version, installable, project, ctx), []
+    if not need.specifier:
+        return _unpinned(need, installable, project, ctx)
+    return _new_pinned(need, spec, installable, project, ctx)
+
+
+def _installable(project: Project, ctx: Context) -> list[Version]:
+    """Versions with a wheel for the target, or an sdist that needs no compiler; no yanked
+    releases and no pre-releases."""
+    python = ctx.runtime.python_version
+    return [
+        v
+        for v in project.versions
+        if not v.is_prerelease
+        and not project.yanked(v)
+        and project.how_installs(v, ctx.tags, python) in ("wheel", "sdist")
+    ]
+
+
+def _asked(need: Need) -> str:
+    """What the repo asked for, as it reads best: the exact pin when there is one."""
+    spec = SpecifierSet(need.specifier)
+    pinned = [s for s in spec if s.operator in ("==", "===") and "*" not in s.version]
+    return f"{need.name}{pinned[0]}" if pinned else f"{need.name}{need.specifier}"
+
+
+def _preinstalled(
+    need: Need,
+    spec: SpecifierSet,
+    runtime_version: Version,
+    installable: list[Version],
+    project: Project,
+    ctx: Context,
+) -> Decision:
+    keep = f"{need.name}=={runtime_version}"
+    candidates = list(spec.filter(installable))
+    if not candidates:
+        why = _why_not(need, spec, project, ctx)
+        return Decision(
+            need.name,
+            keep,
+            "runtime",
+            f"{why}; kept {ctx.runtime.name}'s {runtime_version}",
+            relaxed_from=_asked(need),
+            relaxed_because="no-wheel",
+        )
+    best = max(candidates)
+    blocked = ctx.dependents.excluding(need.name, str(best))
+    if blocked:
+        shown = ", ".join(blocked[:3]) + (
+            f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+        )
+        return Decision(
+            need.name,
+            keep,
+            "runtime",
+            f"{need.name} {best} would break {shown}; kept {ctx.runtime.name}'s {runtime_version}",
+            relaxed_from=_asked(need),
+            relaxed_because="breaks-preinstalled",
+        )
+    return Decision(
+        need.name,
+        f"{need.name}{_within(spec, best, project)}",
+        "declared",
+        f"{need.reasons[0]}; {best} installs on Python {ctx.runtime.python_minor}",
+    )
+
+
+def _within(spec: SpecifierSet, best: Version, project: Project) -> str:
+    """The declared range, capped at the newest version that installs when a newer one in the
+    range does not (an sdist that needs a compiler, say)."""
+    if any(v > best for v in spec.filter(project.versions)):
+        return str(spec & SpecifierSet(f"<={best}"))
+    return str(spec)
+
+
+def _new_pinned(
+    need: Need, spec: SpecifierSet, installable: list[Version], project: Project, ctx: Context
+) -> tuple[Decision | None, list[Finding]]:
+    candidates = list(spec.filter(installable))
+    if candidates:
+        best = max(candidates)
+        return Decision(
+            need.name, f"{need.name}{_within(spec, best, project)}", "declared", need.reasons[0]
+        ), []
+    why = _why_not(need, spec, project, ctx)
+    if not need.imported:
+        return None, [
+            Finding(
+                DROPPED_DECLARATION,
+                f"{why}, and the code never imports it: left out",
+                need.locations[0] if need.locations else None,
+                "info",
+            )
+        ]
+    nearest = _nearest(spec, project, installable)
+    if nearest is None:
+        return None, [_nothing_installs(need, ctx)]
+    return Decision(
+        need.name,
+        f"{need.name}=={nearest}",
+        "relaxed",
+        f"{why}; {nearest} is the nearest version that does",
+        relaxed_from=_asked(need),
+        relaxed_because="no-wheel",
+    ), []
+
+
+def _unpinned(
+    need: Need, installable: list[Version], project: Project, ctx: Context
+) -> tuple[Decision | None, list[Finding]]:
+    if not installable:
+        return None, [_nothing_installs(need, ctx)]
+    if ctx.repo_date is not None:
+        cutoff = ctx.repo_date + DATE_MARGIN
+        dated = [
+            v for v in installable if (t := project.upload_time(v)) is not None and t <= cutoff
+        ]
+        if dated:
+            chosen = max(dated)
+            return Decision(
+                need.name,
+                f"{need.name}=={chosen}",
+                "date",
+                f"{need.reasons[0]}; {chosen} is the newest released by {cutoff:%Y-%m-%d}"
+                f" (the repo's last commit, {ctx.repo_date:%Y-%m-%d}, plus"
+                f" {DATE_MARGIN.days} days)",
+            ), []
+    chosen = max(installable)
+    return Decision(
+        need.name,
+        f"{need.name}=={chosen}",
+        "newest",
+        f"{need.reasons[0]}; {chosen} is the newest that installs",
+    ), []
+
+
+def _nearest(spec: SpecifierSet, project: Project, installable: list[Version]) -> Version | None:
+    """The installable version closest to what the spec asked for: the oldest one newer than
+    every version the spec allows, else the newest older one."""
+    allowed = list(spec.filter(project.versions, prereleases=True))
+    if not allowed:
+        return max(installable) if installable else None
+    newer = [v for v in installable if v > max(allowed)]
+    if newer:
+        return min(newer)
+    older = [v for v in installable if v < min(allowed)]
+    return max(older) if older else None
+
+
+def _why_not(need: Need, spec: SpecifierSet, project: Project, ctx: Context) -> str:
+    python = ctx.runtime.python_minor
+    matching = list(spec.filter(project.versions, prereleases=True))
+    if not matching:
+        return f"{_asked(need)} does not exist (no such release on the index)"
+    tag = f"cp{python.replace('.', '')}"
+    kinds = {project.how_installs(v, ctx.tags, ctx.runtime.python_version) for v in matching}
+    if "compiled-sdist" in kinds:
+        return f"no {_asked(need)} release has a wheel for {tag} (its sdist needs a compiler)"
+    return f"no {_asked(need)} release installs on Python {python} ({tag})"
+
+
+def _nothing_installs(need: Need, ctx: Context) -> Finding:
+    return Finding(
+        NO_INSTALLABLE_VERSION,
+        f"no release of {need.name} installs on Python {ctx.runtime.python_minor}"
+        f" ({'; '.join(need.reasons)})",
+        need.locations[0] if need.locations else None,
+        "error",
+    )
+
+
+def relax(decision: Decision, runtime: Runtime, why: str) -> Decision:
+    """A decision loosened after the resolver found it impossible with everything else."""
+    runtime_version = public_version(runtime.version_of(decision.name))
+    requirement = f"{decision.name}=={runtime_version}" if runtime_version else decision.name
+    return Decision(
+        decision.name,
+        requirement,
+        "runtime" if runtime_version else "newest",
+        why,
+        relaxed_from=decision.relaxed_from or decision.requirement,
+        relaxed_because=decision.relaxed_because or "conflict",
+    )

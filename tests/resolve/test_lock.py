@@ -1,0 +1,309 @@
+"""The lock stage end to end, against a real index of tiny wheels on loopback, with both real
+resolvers: uv for a Colab-like profile (Python 3.13 from this 3.11), pip-compile for the
+running interpreter."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from envfix.model import (
+    DeclaredRequirement,
+    ImportUse,
+    InstalledDistribution,
+    Inventory,
+    Location,
+    Lock,
+    Runtime,
+)
+from envfix.resolve.backends import PipCompileResolver, ResolutionError, Resolver, UvResolver
+from envfix.resolve.dependents import Dependents, from_requirements
+from envfix.resolve.index import SimpleIndex
+from envfix.resolve.lock import CompatRule, lock_inventory, requirements_text, suggest_runtime
+from envfix.runner import default_runner
+from envfix.runtime import manylinux_platforms
+from tests.resolve.fake_index import Dist, FakeIndex, serve
+
+CP313 = "cp313-cp313-manylinux_2_17_x86_64"
+CP311 = "cp311-cp311-manylinux_2_17_x86_64"
+OLD = "cp37-cp37m-manylinux1_x86_64"
+
+# A small world: what a Colab-like runtime has, and old releases an old repo pins.
+WORLD = [
+    Dist("numpy", "1.16.4", tag=OLD, uploaded="2019-05-29T00:00:00Z"),
+    Dist("numpy", "1.16.4", sdist=True, uploaded="2019-05-29T00:00:00Z"),
+    Dist("numpy", "2.1.3", tag=CP313, uploaded="2024-11-02T00:00:00Z"),
+    Dist("numpy", "2.1.3", tag=CP311, uploaded="2024-11-02T00:00:00Z"),
+    Dist("tqdm", "4.19.0", tag="py2.py3-none-any", uploaded="2017-10-14T00:00:00Z"),
+    Dist("tqdm", "4.67.3", uploaded="2025-01-01T00:00:00Z"),
+    Dist("hub", "1.0", requires=("tqdm>=4.42.1",), uploaded="2025-01-01T00:00:00Z"),
+    Dist("protobuf", "3.20.3", uploaded="2022-09-29T00:00:00Z"),
+    Dist("protobuf", "5.29.0", uploaded="2024-11-27T00:00:00Z"),
+    Dist("tboard", "1.0", requires=("protobuf>=5",), uploaded="2025-01-01T00:00:00Z"),
+    Dist(
+        "tensorboardx",
+        "1.2",
+        requires=("protobuf>=3.2.0", "numpy"),
+        tag="py2.py3-none-any",
+        uploaded="2018-04-21T00:00:00Z",
+    ),
+    Dist(
+        "tensorboardx",
+        "2.6.2",
+        requires=("protobuf>=3.20", "numpy"),
+        uploaded="2023-08-01T00:00:00Z",
+    ),
+    Dist("oldlib", "1.0", uploaded="2018-01-10T00:00:00Z"),
+    Dist("oldlib", "2.0", uploaded="2019-03-10T00:00:00Z"),
+    Dist("oldlib", "3.0", uploaded="2023-05-10T00:00:00Z"),
+    Dist(
+        "scikit-learn",
+        "1.2.2",
+        requires=("numpy>=1.17.3",),
+        tag=CP313,
+        uploaded="2023-03-08T00:00:00Z",
+    ),
+    Dist(
+        "scikit-learn",
+        "1.2.2",
+        requires=("numpy>=1.17.3",),
+        tag=CP311,
+        uploaded="2023-03-08T00:00:00Z",
+    ),
+    Dist(
+        "scikit-learn",
+        "1.6.1",
+        requires=("numpy>=1.19.5",),
+        tag=CP313,
+        uploaded="2025-01-10T00:00:00Z",
+    ),
+    Dist(
+        "scikit-learn",
+        "1.6.1",
+        requires=("numpy>=1.19.5",),
+        tag=CP311,
+        uploaded="2025-01-10T00:00:00Z",
+    ),
+    Dist("legacy311", "0.9", tag=CP311, uploaded="2020-01-01T00:00:00Z"),
+    Dist("needsnew", "1.0", requires=("missingdep>=2",), uploaded="2020-01-01T00:00:00Z"),
+    Dist("missingdep", "1.0", uploaded="2020-01-01T00:00:00Z"),
+]
+PREINSTALLED = {
+    "numpy": "2.1.3",
+    "tqdm": "4.67.3",
+    "hub": "1.0",
+    "protobuf": "5.29.0",
+    "tboard": "1.0",
+}
+PREINSTALLED_REQUIRES = {("hub", "1.0"): ["tqdm>=4.42.1"], ("tboard", "1.0"): ["protobuf>=5"]}
+NUMPY2 = CompatRule(
+    "numpy2-abi",
+    "numpy",
+    SpecifierSet(">=2"),
+    (("scikit-learn", SpecifierSet(">=1.4.2"), "built against NumPy 2"),),
+)
+
+
+@pytest.fixture(scope="module")
+def index() -> Iterator[FakeIndex]:
+    with serve(WORLD) as served:
+        yield served
+
+
+def colab_like(python: str = "3.13.1", name: str = "colab-test") -> Runtime:
+    return Runtime(
+        name=name,
+        python_version=python,
+        platforms=manylinux_platforms((2, 35), "x86_64"),
+        distributions=tuple(InstalledDistribution(n, v) for n, v in PREINSTALLED.items()),
+        is_colab=True,
+    )
+
+
+def this_interpreter() -> Runtime:
+    """The running interpreter as target, with a made-up set of preinstalled versions."""
+    version = ".".join(map(str, sys.version_info[:3]))
+    return Runtime(
+        name="live",
+        python_version=version,
+        platforms=manylinux_platforms((2, 35), "x86_64"),
+        distributions=tuple(InstalledDistribution(n, v) for n, v in PREINSTALLED.items()),
+        interpreter=sys.executable,
+    )
+
+
+def inventory(*declared: str, imported: tuple[str, ...] = ()) -> Inventory:
+    """An inventory as the scan makes it: requirements.txt lines, and imports in train.py."""
+    parsed = [(number, line, Requirement(line)) for number, line in enumerate(declared, 1)]
+    reqs = tuple(
+        DeclaredRequirement(
+            name=canonicalize_name(req.name),
+            location=Location("requirements.txt", number),
+            source="requirements",
+            specifier=str(req.specifier),
+            original=line,
+        )
+        for number, line, req in parsed
+    )
+    uses = tuple(
+        ImportUse(name, Location("train.py", number), name=name)
+        for number, name in enumerate(imported, start=1)
+    )
+    return Inventory("/repo", "t", "3.13", 1, uses, reqs, (), (), (), ())
+
+
+def lock_with(
+    inv: Inventory,
+    runtime: Runtime,
+    index: FakeIndex,
+    tmp_path: Path,
+    resolver: Resolver | None = None,
+    *,
+    repo_date: datetime | None = None,
+    dependents: Dependents | None = None,
+) -> Lock:
+    return lock_inventory(
+        inv,
+        runtime,
+        index=SimpleIndex(index.url, tmp_path / "cache"),
+        resolver=resolver or UvResolver(runtime, default_runner),
+        dependents=dependents or from_requirements(PREINSTALLED_REQUIRES, runtime),
+        workdir=tmp_path / "work",
+        repo_date=repo_date,
+        index_url=index.url,
+        rules=(NUMPY2,),
+    )
+
+
+def by_name(lock: Lock) -> dict[str, tuple[str, str | None, str]]:
+    return {c.name: (c.kind, c.old, c.new) for c in lock.changes}
+
+
+def test_least_change_keeps_what_the_runtime_has(index: FakeIndex, tmp_path: Path) -> None:
+    lock = lock_with(inventory("numpy", "tqdm>=4"), colab_like(), index, tmp_path)
+    assert lock.installs == () and lock.decisions == () and lock.restart == ()
+
+
+def test_unavailable_and_breaking_pins_are_relaxed_and_said(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(
+        inventory("numpy==1.16.4", "tqdm==4.19.0", "tensorboardX==1.2"),
+        colab_like(),
+        index,
+        tmp_path,
+    )
+    assert lock.installs and {c.name for c in lock.installs} == {"tensorboardx"}
+    assert by_name(lock)["tensorboardx"] == ("add", None, "1.2")
+    relaxed = {d.name: d for d in lock.relaxed}
+    assert relaxed["numpy"].relaxed_because == "no-wheel"
+    assert (
+        "cp313" in relaxed["numpy"].reason and "kept colab-test's 2.1.3" in relaxed["numpy"].reason
+    )
+    assert relaxed["tqdm"].relaxed_because == "breaks-preinstalled"
+    assert "hub 1.0 (needs tqdm>=4.42.1)" in relaxed["tqdm"].reason
+    assert lock.restart == ()
+    text = requirements_text(lock, colab_like(), "0.1")
+    pins = [line for line in text.splitlines() if not line.startswith("#")]
+    assert pins == ["tensorboardx==1.2  # requirements.txt:3 asks for tensorboardX==1.2"]
+    assert "127.0.0.1" not in text and "--" not in text
+
+
+def test_a_pin_honoured_when_it_installs_and_breaks_nothing(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(
+        inventory("protobuf==3.20.3"), colab_like(), index, tmp_path, dependents=Dependents()
+    )
+    assert by_name(lock)["protobuf"] == ("downgrade", "5.29.0", "3.20.3")
+    assert lock.restart == ("protobuf",)
+
+
+def test_a_downgrade_that_breaks_a_preinstalled_package_is_not_made(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(inventory("protobuf==3.20.3"), colab_like(), index, tmp_path)
+    assert lock.installs == ()
+    (relaxed,) = lock.relaxed
+    assert "tboard 1.0 (needs protobuf>=5)" in relaxed.reason
+
+
+def test_numpy2_binary_constraint(index: FakeIndex, tmp_path: Path) -> None:
+    lock = lock_with(inventory("scikit-learn==1.2.2"), colab_like(), index, tmp_path)
+    assert by_name(lock)["scikit-learn"] == ("add", None, "1.6.1")
+    (relaxed,) = lock.relaxed
+    assert relaxed.relaxed_from == "scikit-learn==1.2.2"
+    assert relaxed.relaxed_because == "conflict"
+
+
+def test_unpinned_new_package_follows_the_repo_date(index: FakeIndex, tmp_path: Path) -> None:
+    inv = inventory(imported=("oldlib",))
+    dated = lock_with(
+        inv, colab_like(), index, tmp_path / "a", repo_date=datetime(2019, 1, 15, tzinfo=UTC)
+    )
+    assert by_name(dated)["oldlib"] == ("add", None, "2.0")
+    (decision,) = dated.decisions
+    assert decision.rule == "date" and "2019-07-14" in decision.reason
+    newest = lock_with(inv, colab_like(), index, tmp_path / "b")
+    assert by_name(newest)["oldlib"] == ("add", None, "3.0")
+    assert newest.decisions[0].rule == "newest"
+
+
+def test_a_package_missing_from_the_index_is_named_with_where(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(inventory("nosuchpkg==1.0", "oldlib"), colab_like(), index, tmp_path)
+    (finding,) = [f for f in lock.findings if f.code == "not-on-index"]
+    assert "nosuchpkg" in finding.message and str(finding.location) == "requirements.txt:1"
+    assert "oldlib" in by_name(lock)
+
+
+def test_unsatisfiable_requirements_explain_themselves(index: FakeIndex, tmp_path: Path) -> None:
+    with pytest.raises(ResolutionError) as info:
+        lock_with(inventory("needsnew==1.0"), colab_like(), index, tmp_path)
+    message = info.value.message
+    assert "missingdep" in message and "requirements.txt:1" in message
+    assert "╰" not in message and "×" not in message
+
+
+def test_pip_compile_backend_for_the_running_interpreter(index: FakeIndex, tmp_path: Path) -> None:
+    runtime = this_interpreter()
+    resolver = PipCompileResolver(runtime, default_runner)
+    lock = lock_with(
+        inventory("numpy==1.16.4", "tqdm==4.19.0", "tensorboardX==1.2", imported=("oldlib",)),
+        runtime,
+        index,
+        tmp_path,
+        resolver,
+        repo_date=datetime(2019, 1, 15, tzinfo=UTC),
+    )
+    assert lock.backend == "pip-tools"
+    assert by_name(lock)["tensorboardx"] == ("add", None, "1.2")
+    assert by_name(lock)["oldlib"] == ("add", None, "2.0")
+    assert {d.name for d in lock.relaxed} == {"numpy", "tqdm"}
+
+
+def test_past_runtime_suggested_when_the_target_needs_large_changes(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    inv = inventory("legacy311==0.9")
+    target = colab_like("3.13.1", "colab-2026.07")
+    current = lock_with(inv, target, index, tmp_path / "now")
+    assert current.installs == () and [f.code for f in current.findings] == ["dropped-declaration"]
+    inv_imported = inventory("legacy311==0.9", imported=("legacy311",))
+    current = lock_with(inv_imported, target, index, tmp_path / "now2")
+    older = colab_like("3.11.9", "colab-2025.07")
+    suggestion = suggest_runtime(
+        current,
+        target,
+        [target, older],
+        lambda rt: lock_with(inv_imported, rt, index, tmp_path / rt.name),
+    )
+    assert suggestion is not None and "2025.07 (Python 3.11)" in suggestion
