@@ -246,6 +246,9 @@ class Need:
     declared: bool = False
     url: str | None = None
     """A direct URL the repo installs it from (`git+https://...`), passed through as is."""
+    alternatives: tuple[str, ...] = ()
+    """Each declaration's own specifier, when several files declare it: they may disagree
+    (a CPU and a GPU environment file), and then any of them will do."""
 
 
 @dataclass(frozen=True)

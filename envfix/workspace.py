@@ -510,11 +510,17 @@ def _workspace(
 
 
 def _head(repo: git.Repo) -> tuple[str | None, datetime | None]:
-    """The checked-out commit and its date; (None, None) in a repo without commits."""
+    """The checked-out commit and its date; (None, None) in a repo without commits.
+
+    The commit envfix makes when it imports a plain folder says nothing of when the code was
+    written: its date is None.
+    """
     try:
         head = repo.head.commit
     except ValueError:
         return None, None
+    if head.author.email == _IMPORT_AUTHOR.email and not head.parents:
+        return head.hexsha, None
     return head.hexsha, head.committed_datetime
 
 

@@ -359,3 +359,13 @@ def test_a_damaged_repository_is_one_clear_line(upstream: Path, tmp_path: Path) 
     assert "fatal:" in info.value.message and "\n" not in info.value.message
     assert not (tmp_path / "dest").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["upstream"]
+
+
+def test_commit_date_is_the_codes_and_unknown_for_imported_folders(
+    upstream: Path, tmp_path: Path
+) -> None:
+    ws = clone(parse_source(str(upstream)), tmp_path / "dated")
+    assert ws.commit_date is not None
+    assert ws.commit_date.isoformat()[:10] == git(upstream, "log", "-1", "--format=%cs")
+    folder = write_files(tmp_path / "plain", {"a.py": ""})
+    assert clone(parse_source(str(folder)), tmp_path / "copied").commit_date is None

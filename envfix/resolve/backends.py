@@ -106,6 +106,8 @@ def explain(stderr: str) -> str:
         line = _BOX.sub(" ", raw).strip()
         if not line or line.lower().startswith(("hint:", "warning:", "note:", "error: resolution")):
             continue
+        # uv prefixes its causes: "error: No solution found ...", "cause: Because ...".
+        line = re.sub(r"^(?:error|cause|caused by):\s*", "", line, flags=re.IGNORECASE)
         lines.append(line)
     text = " ".join(lines)
     text = re.sub(r"\s+", " ", text).strip()

@@ -29,7 +29,14 @@ from envfix.resolve.backends import ResolutionError, Resolved, Resolver, Resolve
 from envfix.resolve.dependents import Dependents
 from envfix.resolve.index import PackageIndex
 from envfix.resolve.plan import plan
-from envfix.resolve.policy import NO_INSTALLABLE_VERSION, Context, decide, public_version, relax
+from envfix.resolve.policy import (
+    DROPPED_DECLARATION,
+    NO_INSTALLABLE_VERSION,
+    Context,
+    decide,
+    public_version,
+    relax,
+)
 from envfix.runtime import supported_tags
 
 REQUIREMENTS_FILE = "requirements.envfix.txt"
@@ -120,6 +127,7 @@ def resolve_needs(
 ) -> tuple[tuple[Change, ...], tuple[Decision, ...], tuple[Finding, ...]]:
     """Decide, resolve and compare: the changes against the runtime, the decisions, findings."""
     ctx = Context(runtime, frozenset(supported_tags(runtime)), index, dependents, repo_date)
+    imported = {need.name for need in needs if need.imported}
     decisions: dict[str, Decision] = {}
     findings: list[Finding] = []
     for need in needs:
@@ -141,7 +149,11 @@ def resolve_needs(
     protected: dict[str, str] = {}
     accept_breaks = False
     resolved: tuple[Resolved, ...] = ()
+    failure: ResolutionError | None = None
     for round_number in range(MAX_ROUNDS):
+        if not decisions and not protected:
+            resolved, failure = (), None
+            break
         request = ResolveRequest(
             requirements=tuple(d.requirement for d in decisions.values())
             + tuple(f"{name}=={version}" for name, version in sorted(protected.items())),
@@ -152,11 +164,16 @@ def resolve_needs(
         )
         try:
             resolved = resolver.resolve(request, workdir / f"round-{round_number + 1}")
+            failure = None
         except ResolutionError as exc:
-            loosened = _loosen(decisions, exc, runtime)
+            failure = exc
+            loosened = _loosen(decisions, exc, runtime, imported)
+            for name in loosened:
+                if name not in decisions:
+                    findings.append(_dropped(name, needs, exc))
             if loosened:
-                decisions.update(loosened)
-            elif protected:
+                continue
+            if protected:
                 # The needs cannot be met without moving a preinstalled package after all:
                 # let the resolver move it, and report what that breaks.
                 protected.clear()
@@ -180,6 +197,8 @@ def resolve_needs(
             version = public_version(runtime.version_of(name))
             if version is not None:
                 protected[name] = str(version)
+    if failure is not None:
+        raise _unsatisfiable(failure, needs)
     changes = _compare(resolved, runtime, decisions)
     in_resolution = {r.name for r in resolved}
     changes = tuple(
@@ -206,16 +225,42 @@ def _planned_version(name: str, decisions: dict[str, Decision], runtime: Runtime
 
 
 def _loosen(
-    decisions: dict[str, Decision], exc: ResolutionError, runtime: Runtime
-) -> dict[str, Decision]:
-    """Relax the decisions the resolver's explanation names; all of them if it names none."""
+    decisions: dict[str, Decision], exc: ResolutionError, runtime: Runtime, imported: set[str]
+) -> list[str]:
+    """Relax, in place, the decisions the resolver's explanation names (all of them if it
+    names none); return the names changed.
+
+    A package the code never imports and the runtime lacks is not worth any version: its
+    decision is dropped instead of relaxed.
+    """
     loosenable = {
         name: d for name, d in decisions.items() if d.rule in ("declared", "date", "relaxed")
     }
-    named = {name: d for name, d in loosenable.items() if name in exc.names}
-    chosen = named or loosenable
-    why = f"conflicts with the other requirements ({exc.explanation[:200]})"
-    return {name: relax(d, runtime, why) for name, d in chosen.items()}
+    chosen = {name: d for name, d in loosenable.items() if name in exc.names} or loosenable
+    why = f"could not be resolved with the rest: {_first_sentence(exc.explanation)}"
+    for name, decision in chosen.items():
+        if name not in imported and runtime.version_of(name) is None:
+            del decisions[name]
+        else:
+            decisions[name] = relax(decision, runtime, why)
+    return list(chosen)
+
+
+def _dropped(name: str, needs: Sequence[Need], exc: ResolutionError) -> Finding:
+    need = next(n for n in needs if n.name == name)
+    return Finding(
+        DROPPED_DECLARATION,
+        f"{name} could not be resolved with the rest ({_first_sentence(exc.explanation)}),"
+        " and the code never imports it: left out",
+        need.locations[0] if need.locations else None,
+        "info",
+    )
+
+
+def _first_sentence(text: str, limit: int = 200) -> str:
+    text = text.removeprefix("No solution found when resolving dependencies:").strip()
+    sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0]
+    return sentence if len(sentence) <= limit else sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
 
 
 def _unsatisfiable(exc: ResolutionError, needs: Sequence[Need]) -> EnvfixError:

@@ -18,12 +18,16 @@ from importlib import resources
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
 
 from envfix.model import DeclaredRequirement, Finding, ImportUse, Inventory, Location, Need, Runtime
+from envfix.resolve.policy import public_version
 from envfix.runtime import marker_environment
 
 REPLACED_DISTRIBUTION = "replaced-distribution"
 UNNAMED_URL = "unnamed-url-requirement"
+UNIMPORTED_PINS_KEPT = "unimported-pins-kept"
+EXPORTED_PINS_SKIPPED = "exported-pins-skipped"
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,22 @@ def plan(inventory: Inventory, runtime: Runtime) -> tuple[tuple[Need, ...], tupl
             )
             continue
         declared[req.name].append(req)
+    exported = _exported_files(declared, imported)
+    skipped_export: list[str] = []
+    kept_preinstalled: list[str] = []
     needs: dict[str, Need] = {}
     for name in sorted(set(declared) | set(imported)):
+        if name not in imported:
+            # What the code never imports is not worth moving a preinstalled package for,
+            # nor, when it comes from a full environment export, worth installing at all.
+            installed = public_version(runtime.version_of(name))
+            if installed is not None:
+                if not _admits(declared[name], installed):
+                    kept_preinstalled.append(name)
+                continue
+            if all(r.location.path in exported for r in declared[name]):
+                skipped_export.append(name)
+                continue
         need = _need(name, declared.get(name, []), imported.get(name, []))
         replaced = replacements().get(name)
         if replaced is not None and not imported.get(name):
@@ -74,7 +92,63 @@ def plan(inventory: Inventory, runtime: Runtime) -> tuple[tuple[Need, ...], tupl
                 continue
             need = _merge(needs.get(replaced.replacement), _renamed(need, replaced))
         needs[need.name] = _merge(needs.get(need.name), need)
+    if kept_preinstalled:
+        findings.append(
+            Finding(
+                UNIMPORTED_PINS_KEPT,
+                f"{len(kept_preinstalled)} pinned packages that {runtime.name} already has are"
+                f" never imported by the code; their versions stay as they are:"
+                f" {_listing(kept_preinstalled)}",
+                severity="info",
+            )
+        )
+    if skipped_export:
+        files = ", ".join(sorted(exported))
+        findings.append(
+            Finding(
+                EXPORTED_PINS_SKIPPED,
+                f"{files} {'look' if len(exported) > 1 else 'looks'} like a full environment"
+                f" export; {len(skipped_export)} pinned packages in it that the code never"
+                f" imports are left out: {_listing(skipped_export)}",
+                severity="info",
+            )
+        )
     return tuple(needs[n] for n in sorted(needs)), tuple(findings)
+
+
+# A declaration file with this many exact pins, most of them never imported, is a dump of a
+# whole environment (`pip freeze`, `conda env export`), not a list of what the code needs.
+EXPORT_MIN_PINS = 15
+EXPORT_MAX_IMPORTED_SHARE = 0.5
+
+
+def _exported_files(
+    declared: Mapping[str, list[DeclaredRequirement]], imported: Mapping[str, list[ImportUse]]
+) -> set[str]:
+    pins: dict[str, set[str]] = defaultdict(set)
+    for name, reqs in declared.items():
+        for req in reqs:
+            if req.specifier.startswith("=="):
+                pins[req.location.path].add(name)
+    return {
+        path
+        for path, names in pins.items()
+        if len(names) >= EXPORT_MIN_PINS
+        and len(names & set(imported)) <= EXPORT_MAX_IMPORTED_SHARE * len(names)
+    }
+
+
+def _listing(names: list[str], shown: int = 8) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _admits(reqs: Iterable[DeclaredRequirement], version: Version) -> bool:
+    spec = SpecifierSet()
+    for req in reqs:
+        with contextlib.suppress(InvalidSpecifier):
+            spec &= SpecifierSet(req.specifier)
+    return spec.contains(version, prereleases=True)
 
 
 def _applies(
@@ -104,6 +178,7 @@ def _need(name: str, reqs: list[DeclaredRequirement], uses: list[ImportUse]) -> 
         more = f" and {len(uses) - 1} more places" if len(uses) > 1 else ""
         reasons.append(f"imported as '{uses[0].module}' in {uses[0].location}{more}")
     url = next((r.url for r in reqs if r.kind == "url" and r.url), None)
+    alternatives = tuple(dict.fromkeys(r.specifier for r in reqs if r.specifier))
     return Need(
         name=name,
         specifier=str(specifier),
@@ -112,6 +187,7 @@ def _need(name: str, reqs: list[DeclaredRequirement], uses: list[ImportUse]) -> 
         imported=bool(uses),
         declared=bool(reqs),
         url=url,
+        alternatives=alternatives if len(alternatives) > 1 else (),
     )
 
 
@@ -143,6 +219,7 @@ def _merge(old: Need | None, new: Need) -> Need:
         imported=old.imported or new.imported,
         declared=old.declared or new.declared,
         url=old.url or new.url,
+        alternatives=tuple(dict.fromkeys(old.alternatives + new.alternatives)),
     )
 
 

@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
@@ -48,11 +49,57 @@ def public_version(version: str | None) -> Version | None:
         return None
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """The versions a need accepts: its declarations combined, or, when they disagree (a CPU
+    and a GPU environment file pinning different versions), any one of them."""
+
+    spec: SpecifierSet
+    alternatives: tuple[SpecifierSet, ...] = ()
+
+    @classmethod
+    def of(cls, need: Need, project: Project | None = None) -> Wanted:
+        spec = SpecifierSet(need.specifier)
+        if need.alternatives and (
+            project is None or not list(spec.filter(project.versions, prereleases=True))
+        ):
+            return cls(spec, tuple(SpecifierSet(a) for a in need.alternatives))
+        return cls(spec)
+
+    def contains(self, version: Version) -> bool:
+        if self.alternatives:
+            return any(a.contains(version, prereleases=True) for a in self.alternatives)
+        return self.spec.contains(version, prereleases=True)
+
+    def filter(self, versions: Iterable[Version], prereleases: bool | None = None) -> list[Version]:
+        if self.alternatives:
+            return [
+                v for v in versions if any(a.contains(v, prereleases) for a in self.alternatives)
+            ]
+        return list(self.spec.filter(versions, prereleases=prereleases))
+
+    def requirement(self, name: str, best: Version, project: Project) -> str:
+        """The resolver's line: the declared range, capped at the newest version that installs
+        when a newer one in the range does not (an sdist that needs a compiler, say)."""
+        if self.alternatives:
+            return f"{name}=={best}"
+        if any(v > best for v in self.spec.filter(project.versions)):
+            return f"{name}{self.spec & SpecifierSet(f'<={best}')}"
+        return f"{name}{self.spec}"
+
+    def disagreement(self) -> str:
+        if not self.alternatives:
+            return ""
+        shown = ", ".join(str(a) for a in self.alternatives)
+        return f" (the repo's files disagree: {shown}; any of them will do)"
+
+
 def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
     """The resolver input for one need; None when the runtime already has what it needs."""
     runtime_version = public_version(ctx.runtime.version_of(need.name))
-    spec = SpecifierSet(need.specifier)
-    if runtime_version is not None and (not need.specifier or spec.contains(runtime_version, True)):
+    if runtime_version is not None and (
+        not need.specifier or Wanted.of(need).contains(runtime_version)
+    ):
         return None, []
     project = ctx.index.project(need.name)
     where = need.locations[0] if need.locations else None
@@ -69,11 +116,12 @@ def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
             )
         ]
     installable = _installable(project, ctx)
+    wanted = Wanted.of(need, project)
     if runtime_version is not None:
-        return _preinstalled(need, spec, runtime_version, installable, project, ctx), []
+        return _preinstalled(need, wanted, runtime_version, installable, project, ctx), []
     if not need.specifier:
         return _unpinned(need, installable, project, ctx)
-    return _new_pinned(need, spec, installable, project, ctx)
+    return _new_pinned(need, wanted, installable, project, ctx)
 
 
 def _installable(project: Project, ctx: Context) -> list[Version]:
@@ -93,21 +141,23 @@ def _asked(need: Need) -> str:
     """What the repo asked for, as it reads best: the exact pin when there is one."""
     spec = SpecifierSet(need.specifier)
     pinned = [s for s in spec if s.operator in ("==", "===") and "*" not in s.version]
+    if need.alternatives:
+        return f"{need.name}{need.alternatives[0]}"
     return f"{need.name}{pinned[0]}" if pinned else f"{need.name}{need.specifier}"
 
 
 def _preinstalled(
     need: Need,
-    spec: SpecifierSet,
+    wanted: Wanted,
     runtime_version: Version,
     installable: list[Version],
     project: Project,
     ctx: Context,
 ) -> Decision:
     keep = f"{need.name}=={runtime_version}"
-    candidates = list(spec.filter(installable))
+    candidates = wanted.filter(installable)
     if not candidates:
-        why = _why_not(need, spec, project, ctx)
+        why = _why_not(need, wanted, project, ctx)
         return Decision(
             need.name,
             keep,
@@ -119,43 +169,36 @@ def _preinstalled(
     best = max(candidates)
     blocked = ctx.dependents.excluding(need.name, str(best))
     if blocked:
-        shown = ", ".join(blocked[:3]) + (
-            f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
-        )
+        more = f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
         return Decision(
             need.name,
             keep,
             "runtime",
-            f"{need.name} {best} would break {shown}; kept {ctx.runtime.name}'s {runtime_version}",
+            f"{need.name} {best} would break {', '.join(blocked[:3])}{more};"
+            f" kept {ctx.runtime.name}'s {runtime_version}",
             relaxed_from=_asked(need),
             relaxed_because="breaks-preinstalled",
         )
     return Decision(
         need.name,
-        f"{need.name}{_within(spec, best, project)}",
+        wanted.requirement(need.name, best, project),
         "declared",
-        f"{need.reasons[0]}; {best} installs on Python {ctx.runtime.python_minor}",
+        f"{need.reasons[0]}; {best} installs on Python {ctx.runtime.python_minor}"
+        + wanted.disagreement(),
     )
 
 
-def _within(spec: SpecifierSet, best: Version, project: Project) -> str:
-    """The declared range, capped at the newest version that installs when a newer one in the
-    range does not (an sdist that needs a compiler, say)."""
-    if any(v > best for v in spec.filter(project.versions)):
-        return str(spec & SpecifierSet(f"<={best}"))
-    return str(spec)
-
-
 def _new_pinned(
-    need: Need, spec: SpecifierSet, installable: list[Version], project: Project, ctx: Context
+    need: Need, wanted: Wanted, installable: list[Version], project: Project, ctx: Context
 ) -> tuple[Decision | None, list[Finding]]:
-    candidates = list(spec.filter(installable))
+    candidates = wanted.filter(installable)
     if candidates:
         best = max(candidates)
+        requirement = wanted.requirement(need.name, best, project)
         return Decision(
-            need.name, f"{need.name}{_within(spec, best, project)}", "declared", need.reasons[0]
+            need.name, requirement, "declared", need.reasons[0] + wanted.disagreement()
         ), []
-    why = _why_not(need, spec, project, ctx)
+    why = _why_not(need, wanted, project, ctx)
     if not need.imported:
         return None, [
             Finding(
@@ -165,7 +208,7 @@ def _new_pinned(
                 "info",
             )
         ]
-    nearest = _nearest(spec, project, installable)
+    nearest = _nearest(wanted, project, installable)
     if nearest is None:
         return None, [_nothing_installs(need, ctx)]
     return Decision(
@@ -183,7 +226,7 @@ def _unpinned(
 ) -> tuple[Decision | None, list[Finding]]:
     if not installable:
         return None, [_nothing_installs(need, ctx)]
-    if ctx.repo_date is not None:
+    if ctx.repo_date is not None and ctx.repo_date + DATE_MARGIN < datetime.now(UTC):
         cutoff = ctx.repo_date + DATE_MARGIN
         dated = [
             v for v in installable if (t := project.upload_time(v)) is not None and t <= cutoff
@@ -207,10 +250,10 @@ def _unpinned(
     ), []
 
 
-def _nearest(spec: SpecifierSet, project: Project, installable: list[Version]) -> Version | None:
-    """The installable version closest to what the spec asked for: the oldest one newer than
-    every version the spec allows, else the newest older one."""
-    allowed = list(spec.filter(project.versions, prereleases=True))
+def _nearest(wanted: Wanted, project: Project, installable: list[Version]) -> Version | None:
+    """The installable version closest to what was asked for: the oldest one newer than
+    every version asked for, else the newest older one."""
+    allowed = wanted.filter(project.versions, prereleases=True)
     if not allowed:
         return max(installable) if installable else None
     newer = [v for v in installable if v > max(allowed)]
@@ -220,11 +263,12 @@ def _nearest(spec: SpecifierSet, project: Project, installable: list[Version]) -
     return max(older) if older else None
 
 
-def _why_not(need: Need, spec: SpecifierSet, project: Project, ctx: Context) -> str:
+def _why_not(need: Need, wanted: Wanted, project: Project, ctx: Context) -> str:
     python = ctx.runtime.python_minor
-    matching = list(spec.filter(project.versions, prereleases=True))
+    matching = wanted.filter(project.versions, prereleases=True)
     if not matching:
-        return f"{_asked(need)} does not exist (no such release on the index)"
+        asked = ", ".join(str(a) for a in wanted.alternatives) or str(wanted.spec)
+        return f"no release of {need.name} matches {asked}"
     tag = f"cp{python.replace('.', '')}"
     kinds = {project.how_installs(v, ctx.tags, ctx.runtime.python_version) for v in matching}
     if "compiled-sdist" in kinds:

@@ -195,7 +195,12 @@ def test_unavailable_and_breaking_pins_are_relaxed_and_said(
     index: FakeIndex, tmp_path: Path
 ) -> None:
     lock = lock_with(
-        inventory("numpy==1.16.4", "tqdm==4.19.0", "tensorboardX==1.2"),
+        inventory(
+            "numpy==1.16.4",
+            "tqdm==4.19.0",
+            "tensorboardX==1.2",
+            imported=("numpy", "tqdm", "tensorboardx"),
+        ),
         colab_like(),
         index,
         tmp_path,
@@ -220,7 +225,11 @@ def test_a_pin_honoured_when_it_installs_and_breaks_nothing(
     index: FakeIndex, tmp_path: Path
 ) -> None:
     lock = lock_with(
-        inventory("protobuf==3.20.3"), colab_like(), index, tmp_path, dependents=Dependents()
+        inventory("protobuf==3.20.3", imported=("protobuf",)),
+        colab_like(),
+        index,
+        tmp_path,
+        dependents=Dependents(),
     )
     assert by_name(lock)["protobuf"] == ("downgrade", "5.29.0", "3.20.3")
     assert lock.restart == ("protobuf",)
@@ -229,14 +238,18 @@ def test_a_pin_honoured_when_it_installs_and_breaks_nothing(
 def test_a_downgrade_that_breaks_a_preinstalled_package_is_not_made(
     index: FakeIndex, tmp_path: Path
 ) -> None:
-    lock = lock_with(inventory("protobuf==3.20.3"), colab_like(), index, tmp_path)
+    lock = lock_with(
+        inventory("protobuf==3.20.3", imported=("protobuf",)), colab_like(), index, tmp_path
+    )
     assert lock.installs == ()
     (relaxed,) = lock.relaxed
     assert "tboard 1.0 (needs protobuf>=5)" in relaxed.reason
 
 
 def test_numpy2_binary_constraint(index: FakeIndex, tmp_path: Path) -> None:
-    lock = lock_with(inventory("scikit-learn==1.2.2"), colab_like(), index, tmp_path)
+    lock = lock_with(
+        inventory("scikit-learn==1.2.2", imported=("scikit-learn",)), colab_like(), index, tmp_path
+    )
     assert by_name(lock)["scikit-learn"] == ("add", None, "1.6.1")
     (relaxed,) = lock.relaxed
     assert relaxed.relaxed_from == "scikit-learn==1.2.2"
@@ -267,7 +280,7 @@ def test_a_package_missing_from_the_index_is_named_with_where(
 
 def test_unsatisfiable_requirements_explain_themselves(index: FakeIndex, tmp_path: Path) -> None:
     with pytest.raises(ResolutionError) as info:
-        lock_with(inventory("needsnew==1.0"), colab_like(), index, tmp_path)
+        lock_with(inventory("needsnew==1.0", imported=("needsnew",)), colab_like(), index, tmp_path)
     message = info.value.message
     assert "missingdep" in message and "requirements.txt:1" in message
     assert "╰" not in message and "×" not in message
@@ -277,7 +290,12 @@ def test_pip_compile_backend_for_the_running_interpreter(index: FakeIndex, tmp_p
     runtime = this_interpreter()
     resolver = PipCompileResolver(runtime, default_runner)
     lock = lock_with(
-        inventory("numpy==1.16.4", "tqdm==4.19.0", "tensorboardX==1.2", imported=("oldlib",)),
+        inventory(
+            "numpy==1.16.4",
+            "tqdm==4.19.0",
+            "tensorboardX==1.2",
+            imported=("oldlib", "numpy", "tqdm"),
+        ),
         runtime,
         index,
         tmp_path,
@@ -307,3 +325,37 @@ def test_past_runtime_suggested_when_the_target_needs_large_changes(
         lambda rt: lock_with(inv_imported, rt, index, tmp_path / rt.name),
     )
     assert suggestion is not None and "2025.07 (Python 3.11)" in suggestion
+
+
+def test_pins_the_code_never_imports_do_not_move_preinstalled_packages(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(
+        inventory("protobuf==3.20.3", "tqdm==4.19.0", "oldlib==1.0"),
+        colab_like(),
+        index,
+        tmp_path,
+        dependents=Dependents(),
+    )
+    assert by_name(lock) == {"oldlib": ("add", None, "1.0")}
+    (kept,) = [f for f in lock.findings if f.code == "unimported-pins-kept"]
+    assert "protobuf, tqdm" in kept.message
+
+
+def test_a_full_environment_export_is_not_installed_wholesale(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    exported = [f"pkg{n}==1.0" for n in range(20)] + ["oldlib==1.0"]
+    lock = lock_with(inventory(*exported, imported=("oldlib",)), colab_like(), index, tmp_path)
+    assert by_name(lock) == {"oldlib": ("add", None, "1.0")}
+    (skipped,) = [f for f in lock.findings if f.code == "exported-pins-skipped"]
+    assert "20 pinned packages" in skipped.message
+    assert not [f for f in lock.findings if f.code == "not-on-index"]
+
+
+def test_declarations_that_disagree_accept_any_of_them(index: FakeIndex, tmp_path: Path) -> None:
+    inv = inventory("oldlib==1.0", "oldlib==2.0", imported=("oldlib",))
+    lock = lock_with(inv, colab_like(), index, tmp_path)
+    assert by_name(lock) == {"oldlib": ("add", None, "2.0")}
+    (decision,) = lock.decisions
+    assert "disagree" in decision.reason and decision.requirement == "oldlib==2.0"

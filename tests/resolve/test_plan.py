@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from envfix.model import DeclaredRequirement, ImportUse, Inventory, Location
+from envfix.resolve.plan import REPLACED_DISTRIBUTION, plan
+from envfix.runtime import load_profile
+
+COLAB = load_profile("colab")
+
+
+def req(name: str, spec: str = "", line: int = 1, **kw: object) -> DeclaredRequirement:
+    return DeclaredRequirement(
+        name=name, location=Location("requirements.txt", line), source="requirements",
+        specifier=spec, original=f"{name}{spec}", **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def inv(*reqs: DeclaredRequirement, imported: tuple[str, ...] = (),
+        optional: tuple[str, ...] = ()) -> Inventory:  # fmt: skip
+    uses = tuple(ImportUse(n, Location("a.py", 1), name=n) for n in imported) + tuple(
+        ImportUse(n, Location("a.py", 2), optional=True, name=n) for n in optional
+    )
+    return Inventory("/r", "colab", "3.13.15", 1, uses, reqs, (), (), (), ())
+
+
+def test_declared_and_imported_needs_with_combined_specifiers() -> None:
+    needs, findings = plan(
+        inv(req("numpy", "==1.16.4"), req("numpy", ">=1.14", 5), req("scipy"),
+            imported=("numpy", "cv2-dist"), optional=("apex",)),
+        COLAB,
+    )  # fmt: skip
+    by_name = {n.name: n for n in needs}
+    # scipy is declared, never imported, and Colab has it: nothing to do for it.
+    assert sorted(by_name) == ["cv2-dist", "numpy"]
+    numpy = by_name["numpy"]
+    assert numpy.declared and numpy.imported
+    assert numpy.specifier in ("==1.16.4,>=1.14", ">=1.14,==1.16.4")
+    assert numpy.reasons[0] == "requirements.txt:1 asks for numpy==1.16.4"
+    assert by_name["cv2-dist"].specifier == "" and not by_name["cv2-dist"].declared
+    assert findings == ()
+
+
+def test_groups_markers_and_local_paths() -> None:
+    needs, _ = plan(
+        inv(
+            req("pytest", group="test"),
+            req("sphinx", group="docs"),
+            req("torch", group="gpu"),
+            req("typing-extensions", marker='python_version < "3.8"'),
+            req("dataclasses", marker='python_version >= "3.7"'),
+            req("", kind="local", url="."),
+            imported=("torch",),
+        ),
+        COLAB,
+    )
+    assert [n.name for n in needs] == ["dataclasses", "torch"]
+
+
+def test_renamed_and_obsolete_distributions() -> None:
+    needs, findings = plan(
+        inv(req("tensorflow-gpu", "==1.15"), req("sklearn"), req("keras-applications", "==1.0.8"),
+            req("tensorflow", ">=1.10", 4), imported=("tensorflow",)),
+        COLAB,
+    )  # fmt: skip
+    assert [n.name for n in needs] == ["scikit-learn", "tensorflow"]
+    tensorflow = next(n for n in needs if n.name == "tensorflow")
+    assert tensorflow.specifier == ">=1.10"  # tensorflow-gpu's ==1.15 is not carried over
+    assert any("(as tensorflow-gpu)" in r for r in tensorflow.reasons)
+    assert [f.code for f in findings] == [REPLACED_DISTRIBUTION] * 3
+    messages = " ".join(f.message for f in findings)
+    assert "GPU support" in messages and "refuses to install" in messages
+    assert "merged into Keras" in messages
+
+
+def test_url_requirements_pass_through_and_unnamed_ones_are_reported() -> None:
+    needs, findings = plan(
+        inv(req("keras-contrib", kind="url", url="git+https://github.com/keras-team/keras-contrib"),
+            req("", kind="url", url="https://example.org/pkg.zip")),
+        COLAB,
+    )  # fmt: skip
+    assert [(n.name, n.url) for n in needs] == [
+        ("keras-contrib", "git+https://github.com/keras-team/keras-contrib")
+    ]
+    assert [f.code for f in findings] == ["unnamed-url-requirement"]

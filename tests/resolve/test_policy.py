@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from envfix.model import InstalledDistribution, Location, Need, Runtime
+from envfix.resolve.dependents import Dependents, from_requirements
+from envfix.resolve.index import Project, release_file
+from envfix.resolve.policy import NOT_ON_INDEX, Context, decide
+from envfix.runtime import manylinux_platforms, supported_tags
+
+CP313 = "cp313-cp313-manylinux_2_17_x86_64"
+
+
+class MemoryIndex:
+    def __init__(self, *files: tuple[str, str]) -> None:
+        self.projects: dict[str, list[tuple[str, str]]] = {}
+        for filename, uploaded in files:
+            self.projects.setdefault(filename.split("-")[0], []).append((filename, uploaded))
+
+    def project(self, name: str) -> Project | None:
+        entries = self.projects.get(name.replace("-", "_"))
+        if entries is None:
+            return None
+        parsed = [release_file({"filename": f, "upload-time": t}) for f, t in entries]
+        return Project(name, tuple(p for p in parsed if p))
+
+
+INDEX = MemoryIndex(
+    ("tqdm-4.19.5-py2.py3-none-any.whl", "2017-12-01T00:00:00Z"),
+    ("tqdm-4.67.3-py3-none-any.whl", "2025-01-01T00:00:00Z"),
+    ("numpy-1.16.4.zip", "2019-05-29T00:00:00Z"),
+    ("numpy-1.16.4-cp37-cp37m-manylinux1_x86_64.whl", "2019-05-29T00:00:00Z"),
+    (f"numpy-2.1.3-{CP313}.whl", "2024-11-02T00:00:00Z"),
+    ("purelib-0.3.tar.gz", "2018-06-01T00:00:00Z"),
+    ("purelib-0.4rc1-py3-none-any.whl", "2018-07-01T00:00:00Z"),
+    ("oldcompiled-1.0-cp36-cp36m-manylinux1_x86_64.whl", "2018-01-01T00:00:00Z"),
+    ("oldcompiled-1.0.tar.gz", "2018-01-01T00:00:00Z"),
+    (f"oldcompiled-1.5-{CP313}.whl", "2024-01-01T00:00:00Z"),
+    (f"oldcompiled-2.0-{CP313}.whl", "2025-01-01T00:00:00Z"),
+)
+
+
+def context(dependents: Dependents | None = None, repo_date: datetime | None = None) -> Context:
+    rt = Runtime(
+        "colab-x", "3.13.1", manylinux_platforms((2, 35), "x86_64"),
+        (InstalledDistribution("numpy", "2.1.3"), InstalledDistribution("tqdm", "4.67.3")),
+    )  # fmt: skip
+    return Context(rt, frozenset(supported_tags(rt)), INDEX, dependents or Dependents(), repo_date)
+
+
+def need(name: str, spec: str = "", imported: bool = True) -> Need:
+    return Need(name, spec, (f"requirements.txt:1 asks for {name}{spec}",),
+                (Location("requirements.txt", 1),), imported=imported, declared=bool(spec))  # fmt: skip
+
+
+def test_runtime_version_that_satisfies_needs_no_decision() -> None:
+    assert decide(need("numpy", ">=1.14"), context()) == (None, [])
+    assert decide(need("numpy"), context()) == (None, [])
+
+
+def test_compiled_sdist_is_not_installable() -> None:
+    decision, _ = decide(need("numpy", "==1.16.4"), context())
+    assert decision is not None and decision.requirement == "numpy==2.1.3"
+    assert decision.relaxed_because == "no-wheel" and "sdist needs a compiler" in decision.reason
+
+
+def test_pure_sdist_installs_and_prereleases_are_skipped() -> None:
+    decision, _ = decide(need("purelib", "<1"), context())
+    assert decision is not None and decision.requirement == "purelib<1"
+    assert decision.rule == "declared"
+
+
+def test_honoured_pin_unless_a_preinstalled_package_needs_more() -> None:
+    decision, _ = decide(need("tqdm", "==4.19.5"), context())
+    assert decision is not None and (decision.rule, decision.requirement) == (
+        "declared", "tqdm==4.19.5",
+    )  # fmt: skip
+    hub = from_requirements({("hub", "1.0"): ["tqdm>=4.42.1"]}, context().runtime)
+    decision, _ = decide(need("tqdm", "==4.19.5"), context(hub))
+    assert decision is not None and decision.requirement == "tqdm==4.67.3"
+    assert decision.relaxed_because == "breaks-preinstalled"
+
+
+def test_new_package_pin_relaxed_to_the_nearest_version_that_installs() -> None:
+    decision, _ = decide(need("oldcompiled", "==1.0"), context())
+    assert decision is not None and decision.requirement == "oldcompiled==1.5"
+    assert decision.rule == "relaxed" and decision.relaxed_from == "oldcompiled==1.0"
+
+
+def test_declared_but_unused_and_uninstallable_is_dropped() -> None:
+    decision, findings = decide(need("oldcompiled", "==1.0", imported=False), context())
+    assert decision is None and [f.code for f in findings] == ["dropped-declaration"]
+
+
+def test_date_rule_and_newest() -> None:
+    dated, _ = decide(need("oldcompiled"), context(repo_date=datetime(2023, 9, 1, tzinfo=UTC)))
+    assert dated is not None and (dated.rule, dated.requirement) == ("date", "oldcompiled==1.5")
+    too_early, _ = decide(need("oldcompiled"), context(repo_date=datetime(2017, 1, 1, tzinfo=UTC)))
+    assert too_early is not None and too_early.requirement == "oldcompiled==2.0"
+    assert too_early.rule == "newest"
+
+
+def test_unknown_package() -> None:
+    decision, findings = decide(need("nosuch", "==1"), context())
+    assert decision is None and [f.code for f in findings] == [NOT_ON_INDEX]
+    assert str(findings[0].location) == "requirements.txt:1"
