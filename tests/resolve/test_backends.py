@@ -62,10 +62,14 @@ def test_failures_are_classified() -> None:
 def test_uv_target_arguments() -> None:
     colab = UvResolver(load_profile("colab"), default_runner, uv="uv")
     assert colab.target_arguments() == [
-        "--python-version", "3.13.15", "--python-platform", "x86_64-manylinux_2_35",
-    ]  # fmt: skip
-    interpreter = Runtime("x", "3.11.7", manylinux_platforms((2, 36), "x86_64"), (),
-                          interpreter="/usr/bin/python3")  # fmt: skip
+        "--python-version",
+        "3.13.15",
+        "--python-platform",
+        "x86_64-manylinux_2_35",
+    ]
+    interpreter = Runtime(
+        "x", "3.11.7", manylinux_platforms((2, 36), "x86_64"), (), interpreter="/usr/bin/python3"
+    )
     assert UvResolver(interpreter, default_runner, uv="uv").target_arguments() == [
         "--python",
         "/usr/bin/python3",

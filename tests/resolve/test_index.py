@@ -25,9 +25,11 @@ def entry(filename: str, **extra: object) -> dict[str, object]:
 
 def test_release_files_from_pep_691_entries() -> None:
     wheel = release_file(
-        entry("numpy-2.1.3-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
-              **{"upload-time": "2024-11-02T19:00:00.000000Z", "requires-python": ">=3.10"})
-    )  # fmt: skip
+        entry(
+            "numpy-2.1.3-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl",
+            **{"upload-time": "2024-11-02T19:00:00.000000Z", "requires-python": ">=3.10"},
+        )
+    )
     assert wheel is not None and wheel.version == Version("2.1.3")
     assert Tag("cp313", "cp313", "manylinux_2_17_x86_64") in wheel.tags
     assert wheel.upload_time == datetime(2024, 11, 2, 19, tzinfo=UTC)
@@ -45,9 +47,11 @@ def project(*filenames: str) -> Project:
 
 def test_how_a_version_installs() -> None:
     compiled = project(
-        "x-1.0.tar.gz", "x-1.0-cp37-cp37m-manylinux1_x86_64.whl",
-        "x-2.0-cp313-cp313-manylinux_2_17_x86_64.whl", "x-2.0.tar.gz",
-    )  # fmt: skip
+        "x-1.0.tar.gz",
+        "x-1.0-cp37-cp37m-manylinux1_x86_64.whl",
+        "x-2.0-cp313-cp313-manylinux_2_17_x86_64.whl",
+        "x-2.0.tar.gz",
+    )
     assert compiled.has_compiled_code
     assert compiled.how_installs(Version("1.0"), COLAB_TAGS, "3.13.15") == "compiled-sdist"
     assert compiled.how_installs(Version("2.0"), COLAB_TAGS, "3.13.15") == "wheel"

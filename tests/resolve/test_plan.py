@@ -9,13 +9,18 @@ COLAB = load_profile("colab")
 
 def req(name: str, spec: str = "", line: int = 1, **kw: object) -> DeclaredRequirement:
     return DeclaredRequirement(
-        name=name, location=Location("requirements.txt", line), source="requirements",
-        specifier=spec, original=f"{name}{spec}", **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
+        name=name,
+        location=Location("requirements.txt", line),
+        source="requirements",
+        specifier=spec,
+        original=f"{name}{spec}",
+        **kw,  # type: ignore[arg-type]
+    )
 
 
-def inv(*reqs: DeclaredRequirement, imported: tuple[str, ...] = (),
-        optional: tuple[str, ...] = ()) -> Inventory:  # fmt: skip
+def inv(
+    *reqs: DeclaredRequirement, imported: tuple[str, ...] = (), optional: tuple[str, ...] = ()
+) -> Inventory:
     uses = tuple(ImportUse(n, Location("a.py", 1), name=n) for n in imported) + tuple(
         ImportUse(n, Location("a.py", 2), optional=True, name=n) for n in optional
     )
@@ -24,10 +29,15 @@ def inv(*reqs: DeclaredRequirement, imported: tuple[str, ...] = (),
 
 def test_declared_and_imported_needs_with_combined_specifiers() -> None:
     needs, findings = plan(
-        inv(req("numpy", "==1.16.4"), req("numpy", ">=1.14", 5), req("scipy"),
-            imported=("numpy", "cv2-dist"), optional=("apex",)),
+        inv(
+            req("numpy", "==1.16.4"),
+            req("numpy", ">=1.14", 5),
+            req("scipy"),
+            imported=("numpy", "cv2-dist"),
+            optional=("apex",),
+        ),
         COLAB,
-    )  # fmt: skip
+    )
     by_name = {n.name: n for n in needs}
     # scipy is declared, never imported, and Colab has it: nothing to do for it.
     assert sorted(by_name) == ["cv2-dist", "numpy"]
@@ -57,10 +67,15 @@ def test_groups_markers_and_local_paths() -> None:
 
 def test_renamed_and_obsolete_distributions() -> None:
     needs, findings = plan(
-        inv(req("tensorflow-gpu", "==1.15"), req("sklearn"), req("keras-applications", "==1.0.8"),
-            req("tensorflow", ">=1.10", 4), imported=("tensorflow",)),
+        inv(
+            req("tensorflow-gpu", "==1.15"),
+            req("sklearn"),
+            req("keras-applications", "==1.0.8"),
+            req("tensorflow", ">=1.10", 4),
+            imported=("tensorflow",),
+        ),
         COLAB,
-    )  # fmt: skip
+    )
     assert [n.name for n in needs] == ["scikit-learn", "tensorflow"]
     tensorflow = next(n for n in needs if n.name == "tensorflow")
     assert tensorflow.specifier == ">=1.10"  # tensorflow-gpu's ==1.15 is not carried over
@@ -73,10 +88,12 @@ def test_renamed_and_obsolete_distributions() -> None:
 
 def test_url_requirements_pass_through_and_unnamed_ones_are_reported() -> None:
     needs, findings = plan(
-        inv(req("keras-contrib", kind="url", url="git+https://github.com/keras-team/keras-contrib"),
-            req("", kind="url", url="https://example.org/pkg.zip")),
+        inv(
+            req("keras-contrib", kind="url", url="git+https://github.com/keras-team/keras-contrib"),
+            req("", kind="url", url="https://example.org/pkg.zip"),
+        ),
         COLAB,
-    )  # fmt: skip
+    )
     assert [(n.name, n.url) for n in needs] == [
         ("keras-contrib", "git+https://github.com/keras-team/keras-contrib")
     ]

@@ -42,15 +42,23 @@ INDEX = MemoryIndex(
 
 def context(dependents: Dependents | None = None, repo_date: datetime | None = None) -> Context:
     rt = Runtime(
-        "colab-x", "3.13.1", manylinux_platforms((2, 35), "x86_64"),
+        "colab-x",
+        "3.13.1",
+        manylinux_platforms((2, 35), "x86_64"),
         (InstalledDistribution("numpy", "2.1.3"), InstalledDistribution("tqdm", "4.67.3")),
-    )  # fmt: skip
+    )
     return Context(rt, frozenset(supported_tags(rt)), INDEX, dependents or Dependents(), repo_date)
 
 
 def need(name: str, spec: str = "", imported: bool = True) -> Need:
-    return Need(name, spec, (f"requirements.txt:1 asks for {name}{spec}",),
-                (Location("requirements.txt", 1),), imported=imported, declared=bool(spec))  # fmt: skip
+    return Need(
+        name,
+        spec,
+        (f"requirements.txt:1 asks for {name}{spec}",),
+        (Location("requirements.txt", 1),),
+        imported=imported,
+        declared=bool(spec),
+    )
 
 
 def test_runtime_version_that_satisfies_needs_no_decision() -> None:
@@ -73,8 +81,9 @@ def test_pure_sdist_installs_and_prereleases_are_skipped() -> None:
 def test_honoured_pin_unless_a_preinstalled_package_needs_more() -> None:
     decision, _ = decide(need("tqdm", "==4.19.5"), context())
     assert decision is not None and (decision.rule, decision.requirement) == (
-        "declared", "tqdm==4.19.5",
-    )  # fmt: skip
+        "declared",
+        "tqdm==4.19.5",
+    )
     hub = from_requirements({("hub", "1.0"): ["tqdm>=4.42.1"]}, context().runtime)
     decision, _ = decide(need("tqdm", "==4.19.5"), context(hub))
     assert decision is not None and decision.requirement == "tqdm==4.67.3"
