@@ -425,10 +425,15 @@ def run_timed(cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = Non
 
 def short_error(text: str, limit: int = 110) -> str:
     """The line of a program's stderr that says the most, shortened."""
-    lines = [line.strip(" ╰─▶×│") for line in text.splitlines() if line.strip()]
+    lines = [line.strip(" ╰─▶×│").removeprefix("cause: ") for line in text.splitlines()]
     lines = [line for line in lines if line and not line.lower().startswith("hint:")]
-    wanted = [line for line in lines if line.startswith(("envfix: ", "Because", "No solution"))]
-    chosen = (wanted or lines or ["(no stderr)"])[0]
+    wanted = [
+        line
+        for prefix in ("envfix: ", "Because", "And because")
+        for line in lines
+        if line.startswith(prefix)
+    ]
+    chosen = (wanted or lines or ["(no stderr)"])[0].removeprefix("envfix: ")
     return chosen if len(chosen) <= limit else chosen[: limit - 3] + "..."
 
 
@@ -511,7 +516,12 @@ def colab_target() -> Target:
     return Target(
         "colab",
         "colab",
-        ("--python-version", profile.python_version, "--python-platform", f"{machine}-{glibc}"),
+        (
+            "--python-version",
+            profile.python_version,
+            "--python-platform",
+            f"{machine}-manylinux_{glibc}",
+        ),
         installed,
         f"bundled profile 'colab' (Colab of {profile.released}, Python"
         f" {profile.python_version}, {len(installed)} packages)",
@@ -603,6 +613,7 @@ class LockRun:
     upgrades: list[str] = field(default_factory=list)
     downgrades: list[str] = field(default_factory=list)
     adds: list[str] = field(default_factory=list)
+    adds_with_versions: list[str] = field(default_factory=list)
     relaxed: int = 0
     suggestion: str | None = None
     findings: list[str] = field(default_factory=list)
@@ -633,6 +644,7 @@ def envfix_lock(repo: Path, config: Config, cache_home: Path) -> LockRun:
             upgrades=by_kind["upgrade"],
             downgrades=by_kind["downgrade"],
             adds=[a.split(" ", 1)[0] for a in by_kind["add"]],
+            adds_with_versions=[a.replace(" ->", " ") for a in by_kind["add"]],
             relaxed=len(doc["relaxed"]),
             suggestion=doc["suggestion"],
             findings=[f"{f['code']}: {f['message']}" for f in doc["findings"]],
@@ -720,6 +732,12 @@ class Result:
         }
 
 
+def is_pre(change: str) -> bool:
+    """Whether a `name old->new` (or `name new`) change installs a pre- or dev release."""
+    version = public(change.rpartition(" ")[2].rpartition(">")[2])
+    return version is not None and (version.is_prerelease or version.is_devrelease)
+
+
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -773,6 +791,9 @@ def bench_config(
         result.notes.append(f"{lock.relaxed} pins relaxed")
     if lock.suggestion:
         result.notes.append("suggests another runtime")
+    pre = [c for c in lock.upgrades + lock.downgrades + lock.adds_with_versions if is_pre(c)]
+    if pre:
+        result.notes.append("PRE-RELEASE in lock: " + ", ".join(pre))
     codes = sorted({f.split(":", 1)[0] for f in lock.findings})
     if codes:
         result.notes.append("findings: " + ",".join(codes))
@@ -885,6 +906,30 @@ def summary(results: Sequence[Result]) -> list[str]:
     return out
 
 
+def index_facts() -> str:
+    """What the package index reached from here offers pip: PEP 658 metadata files (else
+    pip-compile downloads whole wheels to read their dependencies) and HTTP cache headers
+    (else pip's cache stores nothing and a warm pip-compile downloads them again)."""
+    import urllib.request
+
+    url = "https://pypi.org/simple/six/"
+    try:
+        request = urllib.request.Request(
+            url, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            doc = json.loads(response.read())
+            cache = response.headers.get("Cache-Control") or response.headers.get("ETag")
+    except (OSError, ValueError) as exc:
+        return f"index check failed ({exc})"
+    files = doc.get("files", [])
+    metadata = any("core-metadata" in f or "data-dist-info-metadata" in f for f in files)
+    return (
+        f"index {url.rsplit('/', 3)[0]}: PEP 658 metadata {'served' if metadata else 'NOT served'},"
+        f" HTTP cache headers {'sent' if cache else 'NOT sent'}"
+    )
+
+
 def tool_versions(venv: Path) -> dict[str, str]:
     import envfix
 
@@ -926,6 +971,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     cases = CASES[: args.cases]
     versions = tool_versions(venv)
+    index = index_facts()
+    log(index)
     if args.keep:
         keep = Path(args.keep).expanduser().absolute()
         keep.mkdir(parents=True, exist_ok=True)
@@ -963,6 +1010,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         doc = {
             "settings": {"cases": args.cases, "repeat": args.repeat},
             "versions": versions,
+            "index": index,
             "targets": {key: t.describe for key, t in targets.items()},
             "venv_packages": dict(sorted(targets["venv"].installed.items())),
             "cases": [
@@ -981,8 +1029,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         + "".join(f" {k} {v};" for k, v in versions.items())
         + f" {elapsed / 60:.1f} min in all"
     )
-    for key, target in targets.items():
-        print(f"target {targets[key].label}: {target.describe}")
+    print(index)
+    for target in targets.values():
+        print(f"target {target.label}: {target.describe}")
     for case in cases:
         print(f"case {case.name} ({case.date}, {case.about}): {' '.join(case.requirements)}")
     print()

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from envfix.errors import EnvfixError
@@ -163,7 +164,9 @@ def resolve_needs(
             offline=offline,
         )
         try:
-            resolved = resolver.resolve(request, workdir / f"round-{round_number + 1}")
+            resolved = _without_build_dependencies(
+                resolver.resolve(request, workdir / f"round-{round_number + 1}"), runtime
+            )
             failure = None
         except ResolutionError as exc:
             failure = exc
@@ -271,6 +274,49 @@ def _unsatisfiable(exc: ResolutionError, needs: Sequence[Need]) -> EnvfixError:
     ]
     where = f" Declared in: {'; '.join(lines)}." if lines else ""
     return ResolutionError(f"{exc.explanation}.{where}", exc.names)
+
+
+def kept_builds(runtime: Runtime) -> set[str]:
+    """Preinstalled distributions from another index or a URL (Colab's `torch 2.11.0+cpu`):
+    a resolution that lands on their public version keeps them as they are."""
+    return {d.name for d in runtime.distributions if d.url or (d.version and "+" in d.version)}
+
+
+def _without_build_dependencies(
+    resolved: Sequence[Resolved], runtime: Runtime
+) -> tuple[Resolved, ...]:
+    """The resolution minus what only the index's build of a kept package would bring.
+
+    PyPI's torch 2.11.0 needs CUDA wheels that Colab's CPU build 2.11.0+cpu does not: when
+    the resolution keeps torch at the runtime's version, those dependencies are not needs.
+    What is still reachable from the requirements without passing through a kept build stays.
+    """
+    kept = {
+        r.name
+        for r in resolved
+        if r.name in kept_builds(runtime)
+        and public_version(runtime.version_of(r.name)) == public_version(r.version)
+    }
+    if not kept:
+        return tuple(resolved)
+    children: dict[str, list[str]] = {}
+    roots = []
+    for r in resolved:
+        for parent in r.via:
+            if parent.startswith("-"):
+                roots.append(r.name)
+            else:
+                children.setdefault(canonicalize_name(parent), []).append(r.name)
+    reachable: set[str] = set()
+    queue = list(dict.fromkeys(roots))
+    while queue:
+        name = queue.pop()
+        if name in reachable:
+            continue
+        reachable.add(name)
+        if name not in kept:
+            queue.extend(children.get(name, ()))
+    return tuple(r for r in resolved if r.name in reachable)
 
 
 def _compare(

@@ -169,6 +169,9 @@ def _applies(
 def _need(name: str, reqs: list[DeclaredRequirement], uses: list[ImportUse]) -> Need:
     specifier = SpecifierSet()
     reasons: list[str] = []
+    # The declarations that constrain the version come first: they are the reason a lock
+    # line gives.
+    reqs = sorted(reqs, key=lambda r: not r.specifier)
     for req in reqs:
         with contextlib.suppress(InvalidSpecifier):
             specifier &= SpecifierSet(req.specifier)

@@ -359,3 +359,33 @@ def test_declarations_that_disagree_accept_any_of_them(index: FakeIndex, tmp_pat
     assert by_name(lock) == {"oldlib": ("add", None, "2.0")}
     (decision,) = lock.decisions
     assert "disagree" in decision.reason and decision.requirement == "oldlib==2.0"
+
+
+def test_a_kept_build_from_another_index_brings_none_of_the_index_builds_dependencies(
+    tmp_path: Path,
+) -> None:
+    # Colab's torch 2.11.0+cpu came from download.pytorch.org; PyPI's 2.11.0 needs CUDA wheels.
+    world = [
+        Dist("torch", "2.11.0", requires=("nvidia-cublas>=12", "filelock")),
+        Dist("nvidia-cublas", "12.9"),
+        Dist("filelock", "3.20"),
+        Dist("addon", "0.2", requires=("torch>=2", "filelock")),
+    ]
+    runtime = Runtime(
+        "colab-test",
+        "3.13.1",
+        manylinux_platforms((2, 35), "x86_64"),
+        (
+            InstalledDistribution(
+                "torch", "2.11.0+cpu", "https://download.pytorch.org/whl/cpu/t.whl"
+            ),
+        ),
+        is_colab=True,
+    )
+    with serve(world) as index:
+        lock = lock_with(inventory(imported=("addon",)), runtime, index, tmp_path)
+    assert {c.name: c.kind for c in lock.changes} == {
+        "addon": "add",
+        "filelock": "add",
+        "torch": "keep",
+    }
