@@ -167,7 +167,8 @@ def test_wheel_carries_the_data_files(tmp_path: Path) -> None:
     (wheel,) = tmp_path.glob("envfix-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "envfix/data/profiles/colab.json" in names
-    assert "envfix/data/import_map.json" in names
+    for data in ("import_map", "requires", "binary_compat", "distributions", "conda_names"):
+        assert f"envfix/data/{data}.json" in names
     assert "envfix/py.typed" in names
     profile = json.loads(zipfile.ZipFile(wheel).read("envfix/data/profiles/colab.json"))
     assert profile["name"] == "colab"
