@@ -119,9 +119,7 @@ def _lock_stage(
         return serialize.lock_from(stored["lock"], reused=True)
     index = SimpleIndex(options.index_url or PYPI_SIMPLE, offline=options.offline)
     say(f"resolving {len(needs)} needs for {runtime.name} with {resolver.name}")
-    result = locking.lock_inventory(
-        inventory,
-        runtime,
+    setup = locking.Resolution(
         index=index,
         resolver=resolver,
         dependents=dependents_for(runtime, runner),
@@ -130,6 +128,7 @@ def _lock_stage(
         index_url=options.index_url,
         offline=options.offline or index.stale,
     )
+    result = locking.lock_inventory(inventory, runtime, setup)
     if options.suggest and runtime.is_colab and not runtime.interpreter:
         result = replace(
             result, suggestion=_suggest(inventory, runtime, result, options, workspace, runner)
@@ -162,9 +161,7 @@ def _suggest(
     index = SimpleIndex(options.index_url or PYPI_SIMPLE, offline=options.offline)
 
     def lock_for(other: Runtime) -> Lock:
-        return locking.lock_inventory(
-            inventory,
-            other,
+        setup = locking.Resolution(
             index=index,
             resolver=resolver_for(other, runner, "uv"),
             dependents=dependents_for(other, runner),
@@ -173,6 +170,7 @@ def _suggest(
             index_url=options.index_url,
             offline=options.offline,
         )
+        return locking.lock_inventory(inventory, other, setup)
 
     candidates = (runtimes.load_profile(name) for name in runtimes.profile_names())
     return locking.suggest_runtime(result, runtime, candidates, lock_for)

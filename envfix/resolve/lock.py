@@ -113,21 +113,28 @@ class LockInputs:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Resolution:
+    """What a lock resolves with: the index, the resolver, what depends on what in the
+    runtime, where the resolver works, and the facts that steer the choices."""
+
+    index: PackageIndex
+    resolver: Resolver
+    dependents: Dependents
+    workdir: Path
+    repo_date: datetime | None = None
+    index_url: str | None = None
+    offline: bool = False
+    rules: tuple[CompatRule, ...] | None = None
+    """Binary-compatibility rules; None for the shipped table."""
+
+
 def resolve_needs(
-    needs: Sequence[Need],
-    runtime: Runtime,
-    *,
-    index: PackageIndex,
-    resolver: Resolver,
-    dependents: Dependents,
-    workdir: Path,
-    repo_date: datetime | None = None,
-    index_url: str | None = None,
-    offline: bool = False,
-    rules: Iterable[CompatRule] | None = None,
+    needs: Sequence[Need], runtime: Runtime, setup: Resolution
 ) -> tuple[tuple[Change, ...], tuple[Decision, ...], tuple[Finding, ...]]:
     """Decide, resolve and compare: the changes against the runtime, the decisions, findings."""
-    ctx = Context(runtime, frozenset(supported_tags(runtime)), index, dependents, repo_date)
+    index, resolver, dependents = setup.index, setup.resolver, setup.dependents
+    ctx = Context(runtime, frozenset(supported_tags(runtime)), index, dependents, setup.repo_date)
     imported = {need.name for need in needs if need.imported}
     decisions: dict[str, Decision] = {}
     findings: list[Finding] = []
@@ -140,7 +147,7 @@ def resolve_needs(
             decisions[need.name] = decision
     if not decisions:
         return (), (), tuple(findings)
-    rules = tuple(rules if rules is not None else compat_rules())
+    rules = setup.rules if setup.rules is not None else compat_rules()
     constraints = compat_constraints(lambda name: _planned_version(name, decisions, runtime), rules)
     preferences = tuple(
         f"{d.name}=={v}"
@@ -160,12 +167,12 @@ def resolve_needs(
             + tuple(f"{name}=={version}" for name, version in sorted(protected.items())),
             constraints=tuple(constraints),
             preferences=preferences,
-            index_url=index_url,
-            offline=offline,
+            index_url=setup.index_url,
+            offline=setup.offline,
         )
         try:
             resolved = _without_build_dependencies(
-                resolver.resolve(request, workdir / f"round-{round_number + 1}"), runtime
+                resolver.resolve(request, setup.workdir / f"round-{round_number + 1}"), runtime
             )
             failure = None
         except ResolutionError as exc:
@@ -408,36 +415,13 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
-def lock_inventory(
-    inventory: Inventory,
-    runtime: Runtime,
-    *,
-    index: PackageIndex,
-    resolver: Resolver,
-    dependents: Dependents,
-    workdir: Path,
-    repo_date: datetime | None = None,
-    index_url: str | None = None,
-    offline: bool = False,
-    rules: Iterable[CompatRule] | None = None,
-) -> Lock:
+def lock_inventory(inventory: Inventory, runtime: Runtime, setup: Resolution) -> Lock:
     """The lock for an inventory on a runtime (no file written: the pipeline writes it)."""
     needs, plan_findings = plan(inventory, runtime)
-    changes, decisions, findings = resolve_needs(
-        needs,
-        runtime,
-        index=index,
-        resolver=resolver,
-        dependents=dependents,
-        workdir=workdir,
-        repo_date=repo_date,
-        index_url=index_url,
-        offline=offline,
-        rules=rules,
-    )
+    changes, decisions, findings = resolve_needs(needs, runtime, setup)
     return Lock(
         target=runtime.name,
-        backend=resolver.name,
+        backend=setup.resolver.name,
         python_version=runtime.python_version,
         changes=changes,
         decisions=decisions,

@@ -26,7 +26,13 @@ from envfix.model import (
 from envfix.resolve.backends import PipCompileResolver, ResolutionError, Resolver, UvResolver
 from envfix.resolve.dependents import Dependents, from_requirements
 from envfix.resolve.index import SimpleIndex
-from envfix.resolve.lock import CompatRule, lock_inventory, requirements_text, suggest_runtime
+from envfix.resolve.lock import (
+    CompatRule,
+    Resolution,
+    lock_inventory,
+    requirements_text,
+    suggest_runtime,
+)
 from envfix.runner import default_runner
 from envfix.runtime import manylinux_platforms
 from tests.resolve.fake_index import Dist, FakeIndex, serve
@@ -172,13 +178,15 @@ def lock_with(
     return lock_inventory(
         inv,
         runtime,
-        index=SimpleIndex(index.url, tmp_path / "cache"),
-        resolver=resolver or UvResolver(runtime, default_runner),
-        dependents=dependents or from_requirements(PREINSTALLED_REQUIRES, runtime),
-        workdir=tmp_path / "work",
-        repo_date=repo_date,
-        index_url=index.url,
-        rules=(NUMPY2,),
+        Resolution(
+            index=SimpleIndex(index.url, tmp_path / "cache"),
+            resolver=resolver or UvResolver(runtime, default_runner),
+            dependents=dependents or from_requirements(PREINSTALLED_REQUIRES, runtime),
+            workdir=tmp_path / "work",
+            repo_date=repo_date,
+            index_url=index.url,
+            rules=(NUMPY2,),
+        ),
     )
 
 
