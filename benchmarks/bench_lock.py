@@ -40,6 +40,11 @@ What it does, in one run:
    (old pins without wheels for the target's Python) counts as a failure of the plain path.
    envfix's count is the `upgrade`/`downgrade` changes of its lock; adds are shown apart.
 
+A run that takes longer than `--timeout` (default 900 s) is killed with everything it
+started, and reported as failed. The envfix measured is the one `python -m envfix` imports:
+to pin a snapshot while envfix is being changed, extract it (`git archive HEAD envfix | tar
+-x -C /tmp/envfix-SHA`) and run with `PYTHONPATH=/tmp/envfix-SHA`; the header says which.
+
 The subprocesses run without the machine's pip configuration (`PIP_CONFIG_FILE=/dev/null`,
 no `PIP_FIND_LINKS`/`PIP_INDEX_URL`/`PIP_EXTRA_INDEX_URL`), so every resolver reads PyPI only.
 Figures depend on the network and on PyPI's state on the day; the cases do not.
@@ -51,6 +56,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -67,7 +73,7 @@ from packaging.version import InvalidVersion, Version
 
 BENCH_VERSION = 1
 WARM_AIM_S = 2.0
-RUN_TIMEOUT_S = 1800
+DEFAULT_TIMEOUT_S = 900
 PREINSTALLED = (
     "numpy==2.1.3",
     "pandas==2.2.3",
@@ -388,6 +394,9 @@ def clean_env(cache_home: Path | None = None) -> dict[str, str]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["UV_PYTHON_DOWNLOADS"] = "never"
     if cache_home is not None:
+        # Temporary files too: a killed pip leaves its unpacked downloads (gigabytes) behind.
+        (cache_home / "tmp").mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(cache_home / "tmp")
         env["XDG_CACHE_HOME"] = str(cache_home)
         env["UV_CACHE_DIR"] = str(cache_home / "uv")
         env["PIP_CACHE_DIR"] = str(cache_home / "pip")
@@ -404,23 +413,33 @@ class Run:
     stderr: str
 
 
-def run_timed(cmd: Sequence[str], env: Mapping[str, str], cwd: Path | None = None) -> Run:
+def run_timed(
+    cmd: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+) -> Run:
+    """Run `cmd` in its own process group; past `timeout`, kill the whole group (envfix's
+    resolver subprocesses included) and report exit code -1."""
     start = time.perf_counter()
+    proc = subprocess.Popen(
+        list(cmd),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            list(cmd),
-            cwd=cwd,
-            env=dict(env),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=RUN_TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
+        stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return Run(time.perf_counter() - start, -1, "", f"timed out after {RUN_TIMEOUT_S} s")
-    return Run(time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return Run(time.perf_counter() - start, -1, "", f"timed out after {timeout:.0f} s")
+    return Run(time.perf_counter() - start, proc.returncode, stdout, stderr)
 
 
 def short_error(text: str, limit: int = 110) -> str:
@@ -623,10 +642,10 @@ class LockRun:
         return (sorted(self.upgrades), sorted(self.downgrades), sorted(self.adds))
 
 
-def envfix_lock(repo: Path, config: Config, cache_home: Path) -> LockRun:
+def envfix_lock(repo: Path, config: Config, cache_home: Path, timeout: float) -> LockRun:
     cmd = [sys.executable, "-m", "envfix", "lock", str(repo), "--json"]
     cmd += ["--target", config.target.envfix_arg, "--backend", config.backend]
-    run = run_timed(cmd, clean_env(cache_home))
+    run = run_timed(cmd, clean_env(cache_home), timeout=timeout)
     if run.returncode != 0:
         return LockRun(run.wall, False, error=f"exit {run.returncode}: {short_error(run.stderr)}")
     try:
@@ -743,7 +762,7 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def bench_config(
-    case: Case, config: Config, workdir: Path, repeat: int, plain: Plain | None
+    case: Case, config: Config, workdir: Path, repeat: int, plain: Plain | None, timeout: float
 ) -> Result:
     """Cold, warm (stored lock) and warm (resolver) locks of `case`, `repeat` times."""
     result = Result(case.name, config.backend, config.target.label, plain=plain)
@@ -756,18 +775,19 @@ def bench_config(
         caches = base / "cache"
         caches.mkdir()
         log(f"  {tag} run {attempt + 1}/{repeat}: cold")
-        cold = envfix_lock(repo, config, caches)
+        cold = envfix_lock(repo, config, caches, timeout)
         result.cold.append(cold.wall)
         if not cold.ok:
             result.lock = cold
             result.notes.append(f"FAILED cold after {cold.wall:.1f} s: {cold.error}")
+            shutil.rmtree(caches / "tmp", ignore_errors=True)
             return result
         if result.lock is None:
             result.lock = cold
         elif cold.outcome() != result.lock.outcome():
             result.notes.append(f"run {attempt + 1}: cold lock differs from run 1")
         log(f"  {tag} run {attempt + 1}/{repeat}: warm, stored lock")
-        stored = envfix_lock(repo, config, caches)
+        stored = envfix_lock(repo, config, caches, timeout)
         result.warm_stored.append(stored.wall)
         if not stored.ok:
             result.notes.append(f"FAILED warm (stored): {stored.error}")
@@ -777,7 +797,7 @@ def bench_config(
             result.notes.append("stored lock differs from the cold one")
         log(f"  {tag} run {attempt + 1}/{repeat}: warm, resolver")
         (repo / ".envfix" / "lock.json").unlink(missing_ok=True)
-        again = envfix_lock(repo, config, caches)
+        again = envfix_lock(repo, config, caches, timeout)
         result.warm_resolver.append(again.wall)
         if not again.ok:
             result.notes.append(f"FAILED warm (resolver): {again.error}")
@@ -785,6 +805,7 @@ def bench_config(
             result.notes.append("warm (resolver) run said reused")
         elif again.outcome() != cold.outcome():
             result.notes.append("warm (resolver) lock differs from the cold one")
+        shutil.rmtree(caches / "tmp", ignore_errors=True)
     lock = result.lock
     assert lock is not None
     if lock.relaxed:
@@ -935,8 +956,14 @@ def tool_versions(venv: Path) -> dict[str, str]:
 
     uv = subprocess.run([uv_binary(), "--version"], capture_output=True, text=True).stdout
     pip_tools = installed_versions(venv / "bin" / "python").get("pip-tools", "?")
+    source = Path(envfix.__file__).parent.parent
+    commit = subprocess.run(
+        ["git", "-C", str(source), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     return {
-        "envfix": envfix.__version__,
+        "envfix": f"{envfix.__version__} ({commit or 'no git'} at {source})",
         "python": sys.version.split()[0],
         "uv": uv.strip().removeprefix("uv "),
         "pip-tools (in the venv)": pip_tools,
@@ -950,6 +977,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--repeat", type=int, default=1, help="fresh cold+warm rounds per row (median shown)"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"seconds one envfix run may take before it is killed (default {DEFAULT_TIMEOUT_S})",
     )
     parser.add_argument("--json", action="store_true", help="print JSON results only")
     parser.add_argument("--keep", help="write repos and caches here and keep them")
@@ -1000,7 +1033,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             }
             for config in configs:
                 key = "colab" if config.target is targets["colab"] else "venv"
-                results.append(bench_config(case, config, workdir, args.repeat, plains[key]))
+                results.append(
+                    bench_config(case, config, workdir, args.repeat, plains[key], args.timeout)
+                )
     finally:
         if holder is not None:
             holder.cleanup()

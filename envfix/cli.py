@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from envfix import __version__, pipeline, render, serialize
-from envfix.errors import EXIT_INTERNAL, EnvfixError
+from envfix.errors import EXIT_INTERNAL, BadInputError, EnvfixError
+from envfix.recipes.engine import catalogue, check_examples, recipe
 from envfix.runtime import load_profile, profile_names
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -182,6 +183,102 @@ def lock(
         _emit_json("lock", serialize.lock(result))
     else:
         render.make_console().print(render.lock_summary(result))
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@target_option
+@click.option("--dry-run", is_flag=True, help="Show the diff; change and commit nothing.")
+@backend_option
+@index_option
+@offline_option
+@json_option
+@_handle_errors
+def patch(
+    path: Path,
+    target: str | None,
+    dry_run: bool,
+    backend: str | None,
+    index_url: str | None,
+    offline: bool,
+    json_output: bool,
+) -> None:
+    """Patch known API breakages in the code, as commits on the branch envfix/patched."""
+    status, say = _progress(json_output)
+    with status:
+        result = pipeline.patch(
+            path,
+            target=target,
+            options=_lock_options(backend, index_url, offline),
+            dry_run=dry_run,
+            progress=say,
+        )
+    if json_output:
+        _emit_json("patch", serialize.patch_result(result))
+    else:
+        render.make_console().print(render.patch_summary(result))
+
+
+@main.group()
+def recipes() -> None:
+    """The recipe catalogue: list, show one, or test every recipe's examples."""
+
+
+@recipes.command("list")
+@json_option
+@_handle_errors
+def recipes_list(json_output: bool) -> None:
+    """List every recipe."""
+    found = catalogue()
+    if json_output:
+        _emit_json("recipes", {"recipes": [serialize.recipe_summary(r) for r in found]})
+    else:
+        render.make_console().print(render.recipe_table(found))
+
+
+@recipes.command("show")
+@click.argument("recipe_id")
+@json_option
+@_handle_errors
+def recipes_show(recipe_id: str, json_output: bool) -> None:
+    """Show one recipe: what it fixes, for which versions, and its examples."""
+    try:
+        found = recipe(recipe_id)
+    except KeyError:
+        raise BadInputError(
+            f"no recipe '{recipe_id}'", hint="envfix recipes list shows them"
+        ) from None
+    if json_output:
+        doc = serialize.recipe_summary(found)
+        doc["examples"] = [{"before": e.before, "after": e.after} for e in found.examples]
+        _emit_json("recipes", {"recipe": doc})
+        return
+    console = render.make_console()
+    console.print(render.recipe_table([found]))
+    console.print(f"source: {found.source}")
+    if found.note:
+        console.print(f"note: {found.note}")
+    for number, example in enumerate(found.examples, start=1):
+        console.print(f"example {number}, before:\n{example.before}after:\n{example.after}")
+
+
+@recipes.command("test")
+@json_option
+@_handle_errors
+def recipes_test(json_output: bool) -> None:
+    """Run every recipe's before/after examples; exit 1 if one fails."""
+    results = {r.id: check_examples(r) for r in catalogue()}
+    failed = {rid: problems for rid, problems in results.items() if problems}
+    if json_output:
+        _emit_json("recipes", {"tested": len(results), "failed": failed})
+    else:
+        for rid, problems in failed.items():
+            click.echo(f"FAIL {rid}")
+            for problem in problems:
+                click.echo("  " + problem.replace("\n", "\n  "))
+        click.echo(f"{len(results) - len(failed)} of {len(results)} recipes pass their examples")
+    if failed:
+        sys.exit(EXIT_INTERNAL)
 
 
 @main.command()

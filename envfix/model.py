@@ -304,3 +304,35 @@ class Lock:
     @property
     def relaxed(self) -> tuple[Decision, ...]:
         return tuple(d for d in self.decisions if d.relaxed_from)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One recipe applied to the repo: a commit on the patch branch."""
+
+    recipe: str
+    title: str
+    files: tuple[str, ...]
+    changes: int
+    review: bool = False
+    """Mechanical, but worth a look: the summary lists it under "check this"."""
+    requires: tuple[str, ...] = ()
+    commit: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class PatchResult:
+    """The patch stage's result."""
+
+    branch: str
+    base: str | None
+    """The commit the patch branch started from: `git diff <base>` shows every change."""
+    patches: tuple[Patch, ...]
+    findings: tuple[Finding, ...]
+    diff: str
+    dry_run: bool = False
+
+    @property
+    def requires(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for p in self.patches for r in p.requires))

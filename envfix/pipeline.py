@@ -1,4 +1,4 @@
-"""The pipeline, in one place: clone -> scan -> lock (-> patch -> run -> report).
+"""The pipeline, in one place: clone -> scan -> lock -> patch (-> run -> report).
 
 Each public function here is one command of the CLI and one function of the library API.
 They return values and raise `envfix.errors` exceptions; they never print or exit.
@@ -10,18 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from envfix import runtime as runtimes
 from envfix import serialize
 from envfix import workspace as workspaces
 from envfix._version import __version__
 from envfix.errors import BadInputError, EnvfixError
-from envfix.model import Inventory, Lock, Runtime
+from envfix.model import DeclaredRequirement, Inventory, Location, Lock, PatchResult, Runtime
+from envfix.patch import NotebookInstalls, commit_generated, patch_workspace
+from envfix.recipes.engine import applicable, catalogue
 from envfix.resolve import lock as locking
 from envfix.resolve.backends import resolver_for
 from envfix.resolve.dependents import dependents_for
 from envfix.resolve.index import PYPI_SIMPLE, SimpleIndex
 from envfix.resolve.plan import plan
 from envfix.runner import Runner, default_runner
+from envfix.scanner.imports import SYNTAX_ERROR
 from envfix.scanner.inventory import scan as scan_stage
 from envfix.workspace import Workspace
 
@@ -46,6 +51,7 @@ class CloneResult:
     runtime: Runtime
     inventory: Inventory
     lock: Lock | None = None
+    patch: PatchResult | None = None
     error: StageError | None = None
 
 
@@ -197,11 +203,90 @@ def clone(
     )
     say("scanning imports and requirements")
     inventory = scan_stage(workspace.path, runtime)
+    options = lock_options or LockOptions()
+    stage = "lock"
     try:
-        result = _lock_stage(
-            workspace, runtime, inventory, lock_options or LockOptions(), say, runner
+        locked = _lock_stage(workspace, runtime, inventory, options, say, runner)
+        stage = "patch"
+        patched, locked = _patch_stage(
+            workspace, runtime, inventory, locked, options, False, say, runner
         )
     except EnvfixError as exc:
-        error = StageError("lock", exc.message, exc.hint, exc.exit_code)
-        return CloneResult(workspace, runtime, inventory, error=error)
-    return CloneResult(workspace, runtime, inventory, lock=result)
+        error = StageError(stage, exc.message, exc.hint, exc.exit_code)
+        lock_done = locked if stage == "patch" else None
+        return CloneResult(workspace, runtime, inventory, lock=lock_done, error=error)
+    return CloneResult(workspace, runtime, inventory, lock=locked, patch=patched)
+
+
+def patch(
+    path: str | Path = ".",
+    *,
+    target: str | Runtime | None = None,
+    options: LockOptions | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    runner: Runner = default_runner,
+) -> PatchResult:
+    """Apply the recipes for the target's library versions (after the lock) to the repo, as
+    commits on the branch `envfix/patched`; with `dry_run`, only say what would change."""
+    workspace = workspaces.open_folder(Path(path))
+    runtime = target if isinstance(target, Runtime) else load_runtime(target, runner=runner)
+    say = progress or (lambda _message: None)
+    inventory = scan_stage(workspace.path, runtime)
+    options = options or LockOptions()
+    locked = _lock_stage(workspace, runtime, inventory, options, say, runner)
+    result, _ = _patch_stage(workspace, runtime, inventory, locked, options, dry_run, say, runner)
+    return result
+
+
+def planned_versions(runtime: Runtime, lock: Lock) -> dict[str, str]:
+    """Each distribution's version once the lock is installed on the runtime."""
+    versions = {d.name: d.version for d in runtime.distributions if d.version}
+    versions.update({c.name: c.new for c in lock.installs})
+    return versions
+
+
+def _patch_stage(
+    workspace: Workspace,
+    runtime: Runtime,
+    inventory: Inventory,
+    locked: Lock,
+    options: LockOptions,
+    dry_run: bool,
+    say: Progress,
+    runner: Runner,
+) -> tuple[PatchResult, Lock]:
+    versions = planned_versions(runtime, locked)
+    recipes = applicable(catalogue(), versions, runtime.python_version)
+    say(f"applying {len(recipes)} recipes that fit {runtime.name}")
+    installs = NotebookInstalls(
+        versions, repo_urls=(workspace.source,), repo_name=workspace.root.name
+    )
+    unreadable = (
+        *inventory.python2_files,
+        *(f.location.path for f in inventory.findings if f.code == SYNTAX_ERROR and f.location),
+    )
+    result = patch_workspace(workspace, recipes, installs, unreadable=unreadable, dry_run=dry_run)
+    if dry_run:
+        return result, locked
+    missing = [r for r in result.requires if canonicalize_name(r) not in versions]
+    if missing:
+        # Requirements the patches bring in (joblib, imageio) go through the lock too.
+        say(f"locking again for {', '.join(missing)}, which the patches need")
+        extra = tuple(
+            DeclaredRequirement(
+                name=canonicalize_name(name),
+                location=Location(f"recipes/{_recipe_of(result, name)}"),
+                source="recipe",
+                original=name,
+            )
+            for name in missing
+        )
+        inventory = replace(inventory, requirements=inventory.requirements + extra)
+        locked = _lock_stage(workspace, runtime, inventory, options, say, runner)
+    commit_generated(workspace, f"envfix: pinned requirements for {runtime.name}")
+    return result, locked
+
+
+def _recipe_of(result: PatchResult, requirement: str) -> str:
+    return next(p.recipe for p in result.patches if requirement in p.requires)

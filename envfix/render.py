@@ -17,9 +17,11 @@ from envfix.model import (
     Inventory,
     Location,
     Lock,
+    PatchResult,
     Runtime,
 )
 from envfix.pipeline import CloneResult
+from envfix.recipes.engine import Recipe
 from envfix.serialize import KEY_PACKAGES
 
 _SEVERITY_MARK = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "cyan")}
@@ -195,6 +197,50 @@ def lock_summary(lock: Lock) -> RenderableType:
     return Group(*parts)
 
 
+def patch_summary(result: PatchResult) -> RenderableType:
+    verb = "Would apply" if result.dry_run else "Applied"
+    where = "" if result.dry_run else f" on branch {result.branch}"
+    if not result.patches:
+        head = Text(f"No recipe changes anything in this code{where}.", style="bold")
+        return Group(head, findings_block(result.findings)) if result.findings else head
+    files = {f for p in result.patches for f in p.files}
+    parts: list[RenderableType] = [
+        Text(f"{verb} {len(result.patches)} recipes to {len(files)} files{where}:", style="bold")
+    ]
+    for p in result.patches:
+        line = Text(f"  {p.recipe}", style="yellow" if p.review else "")
+        shown = ", ".join(p.files[:3]) + (f" +{len(p.files) - 3}" if len(p.files) > 3 else "")
+        line.append(f": {p.title} ({shown})")
+        if p.review:
+            line.append("  check this", style="yellow")
+        parts.append(line)
+    if result.requires:
+        parts.append(Text("Requirements the patches need: " + ", ".join(result.requires)))
+    reviewed = [p for p in result.patches if p.review]
+    if reviewed:
+        parts.append(Text("Check this: mechanical, but the meaning may differ:", style="yellow"))
+        parts.extend(Text(f"  {p.recipe}: {p.note or p.title}") for p in reviewed)
+    if result.findings:
+        parts.append(findings_block(f for f in result.findings if f.code != "check-this"))
+    if result.dry_run:
+        parts.append(Text("Nothing was written (--dry-run). The diff:"))
+        parts.append(Text(result.diff or "(empty)"))
+    elif result.base:
+        parts.append(Text(f"See the changes: git diff {result.base[:12]} {result.branch}"))
+    return Group(*parts)
+
+
+def recipe_table(recipes: Iterable[Recipe]) -> RenderableType:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("id", "library", "gone in", "fix", "title"):
+        table.add_column(column, overflow="fold")
+    for r in recipes:
+        kinds = ", ".join(dict.fromkeys(f.kind for f in r.fixes))
+        title = r.title + (" (check this)" if r.review else "")
+        table.add_row(r.id, r.library, str(r.gone_in), kinds, title)
+    return table
+
+
 def clone_summary(result: CloneResult) -> RenderableType:
     ws = result.workspace
     at = f" at {ws.commit[:12]}" if ws.commit else ""
@@ -212,6 +258,8 @@ def clone_summary(result: CloneResult) -> RenderableType:
     parts.append(inventory_summary(result.inventory, result.runtime))
     if result.lock is not None:
         parts.append(lock_summary(result.lock))
+    if result.patch is not None:
+        parts.append(patch_summary(result.patch))
     return Group(*parts)
 
 

@@ -20,8 +20,10 @@ from envfix.model import (
     Lock,
     NameMapping,
     Need,
+    PatchResult,
     Runtime,
 )
+from envfix.recipes.engine import Recipe
 from envfix.resolve.lock import REQUIREMENTS_FILE
 from envfix.workspace import Workspace
 
@@ -270,12 +272,52 @@ def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
     )
 
 
+def patch_result(result: PatchResult) -> dict[str, Any]:
+    return {
+        "branch": result.branch,
+        "base": result.base,
+        "dry_run": result.dry_run,
+        "requires": list(result.requires),
+        "patches": [
+            {
+                "recipe": p.recipe,
+                "title": p.title,
+                "files": list(p.files),
+                "changes": p.changes,
+                "review": p.review,
+                "requires": list(p.requires),
+                "commit": p.commit,
+                "note": p.note,
+            }
+            for p in result.patches
+        ],
+        "findings": [finding(f) for f in result.findings],
+        "diff": result.diff,
+    }
+
+
+def recipe_summary(r: Recipe) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "title": r.title,
+        "library": r.library,
+        "gone_in": str(r.gone_in),
+        "review": r.review,
+        "fix_kinds": [fix.kind for fix in r.fixes],
+        "requires": list(r.requires),
+        "error": r.error,
+        "source": r.source,
+        "breakage": r.breakage,
+    }
+
+
 def clone_result(result: CloneResult) -> dict[str, Any]:
     return {
         "workspace": workspace(result.workspace),
         "runtime": runtime_summary(result.runtime),
         "inventory": inventory(result.inventory),
         "lock": lock(result.lock) if result.lock else None,
+        "patch": patch_result(result.patch) if result.patch else None,
         "error": {
             "stage": result.error.stage,
             "message": result.error.message,

@@ -512,16 +512,17 @@ def _workspace(
 def _head(repo: git.Repo) -> tuple[str | None, datetime | None]:
     """The checked-out commit and its date; (None, None) in a repo without commits.
 
-    The commit envfix makes when it imports a plain folder says nothing of when the code was
-    written: its date is None.
+    The date is the newest commit not made by envfix (its patches and its import of a plain
+    folder say nothing of when the code was written); None when there is none.
     """
     try:
         head = repo.head.commit
     except ValueError:
         return None, None
-    if head.author.email == _IMPORT_AUTHOR.email and not head.parents:
-        return head.hexsha, None
-    return head.hexsha, head.committed_datetime
+    for commit in repo.iter_commits(head, max_count=200):
+        if commit.author.email != _IMPORT_AUTHOR.email:
+            return head.hexsha, commit.committed_datetime
+    return head.hexsha, None
 
 
 def open_folder(path: Path) -> Workspace:

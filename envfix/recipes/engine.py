@@ -1,0 +1,260 @@
+"""The recipe catalogue: load it, say which recipes apply to a runtime, apply them to a
+Python file or a notebook cell, and run every recipe's own before/after examples.
+
+A recipe is one YAML file in the top-level `recipes/` folder (installed as the package data
+`envfix.catalogue`). It states its id, title, the library and the version in which the old
+API is gone, the error text a run shows, one or more fixes (a fix kind and its settings),
+requirements the fix adds, and examples. See `recipes/README.md` for the format.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import libcst as cst
+import yaml
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from envfix.recipes.fixes import Fix, RecipeError, fix_for, mentions_any
+
+REQUIRED_KEYS = ("id", "title", "library", "gone_in", "error", "fix", "examples", "source")
+
+
+@dataclass(frozen=True)
+class Example:
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    id: str
+    title: str
+    library: str
+    """The distribution whose change broke the code (canonical), or `python`."""
+    gone_in: Version
+    """The first version without the old API: the recipe applies from there on."""
+    error: str
+    """A regular expression matching the error a run shows (for the repair loop)."""
+    fixes: tuple[Fix, ...]
+    examples: tuple[Example, ...]
+    source: str
+    review: bool = False
+    """Mechanical, but the meaning may differ: applied, and listed as "check this"."""
+    note: str = ""
+    requires: tuple[str, ...] = ()
+    """Requirements the fix brings in (`joblib` once `sklearn.externals.joblib` is gone)."""
+    breakage: str | None = None
+    """The entry of the breakage catalogue it comes from."""
+    path: str = field(default="", compare=False)
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(word for fix in self.fixes for word in fix.triggers())
+
+    def applies_to(self, versions: Mapping[str, str], python_version: str) -> bool:
+        """Whether the target has the library at a version without the old API."""
+        installed = python_version if self.library == "python" else versions.get(self.library)
+        if installed is None:
+            return False
+        try:
+            return Version(Version(installed).public) >= self.gone_in
+        except InvalidVersion:
+            return False
+
+    def matches_error(self, text: str) -> bool:
+        return re.search(self.error, text) is not None
+
+
+def load_recipe(data: Any, path: str = "") -> Recipe:
+    """A `Recipe` from a parsed YAML document; RecipeError naming the file when it is wrong."""
+    where = f"{path}: " if path else ""
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}a recipe is a mapping")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise RecipeError(f"{where}missing {', '.join(missing)}")
+    specs = data["fix"] if isinstance(data["fix"], list) else [data["fix"]]
+    try:
+        fixes = tuple(
+            fix_for(str(spec["kind"]), {k: v for k, v in spec.items() if k != "kind"})
+            for spec in specs
+        )
+        re.compile(str(data["error"]))
+        gone_in = Version(str(data["gone_in"]))
+    except (KeyError, TypeError, re.error, InvalidVersion, RecipeError) as exc:
+        raise RecipeError(f"{where}{exc}") from exc
+    examples = tuple(
+        Example(str(e["before"]), str(e["after"])) for e in data["examples"] if isinstance(e, dict)
+    )
+    if not examples:
+        raise RecipeError(f"{where}a recipe needs at least one before/after example")
+    library = str(data["library"])
+    return Recipe(
+        id=str(data["id"]),
+        title=str(data["title"]),
+        library="python" if library == "python" else canonicalize_name(library),
+        gone_in=gone_in,
+        error=str(data["error"]),
+        fixes=fixes,
+        examples=examples,
+        source=str(data["source"]),
+        review=bool(data.get("review", False)),
+        note=str(data.get("note", "")),
+        requires=tuple(str(r) for r in data.get("requires", ())),
+        breakage=data.get("breakage"),
+        path=path,
+    )
+
+
+@cache
+def catalogue() -> tuple[Recipe, ...]:
+    """Every recipe shipped with envfix, sorted by id."""
+    folder = resources.files("envfix.catalogue")
+    recipes = []
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            recipes.append(
+                load_recipe(yaml.safe_load(entry.read_text(encoding="utf-8")), entry.name)
+            )
+    ids = [r.id for r in recipes]
+    duplicates = {i for i in ids if ids.count(i) > 1}
+    if duplicates:
+        raise RecipeError(f"recipe ids used twice: {', '.join(sorted(duplicates))}")
+    return tuple(sorted(recipes, key=lambda r: r.id))
+
+
+def recipe(recipe_id: str) -> Recipe:
+    for r in catalogue():
+        if r.id == recipe_id:
+            return r
+    raise KeyError(recipe_id)
+
+
+def applicable(
+    recipes: Iterable[Recipe], versions: Mapping[str, str], python_version: str
+) -> list[Recipe]:
+    return [r for r in recipes if r.applies_to(versions, python_version)]
+
+
+# --- applying to source -------------------------------------------------------------------
+
+
+def apply_to_source(recipe: Recipe, source: str) -> tuple[str, int]:
+    """The source with the recipe's fixes applied, and how many changes they made.
+
+    Source that does not parse (Python 2, a syntax error) is returned unchanged.
+    """
+    if not mentions_any(source, recipe.triggers()):
+        return source, 0
+    try:
+        module = cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError):
+        return source, 0
+    changes = 0
+    for fix in recipe.fixes:
+        outcome = fix.apply(module)
+        module, changes = outcome.module, changes + outcome.changes
+    return (module.code, changes) if changes else (source, 0)
+
+
+# Lines that are IPython, not Python: kept aside while a cell is rewritten.
+_IPYTHON_LINE = re.compile(r"^(\s*)(?:[%!]|\?\??\w)|^\s*[\w.]+\?\??\s*$|=\s*[!%]")
+_KEEP = "  # envfix-keep:{}"
+_KEEP_LINE = re.compile(r"^\s*pass  # envfix-keep:(\d+)$")
+_PYTHON_CELL_MAGICS = {"time", "timeit", "capture", "prun", "debug"}
+_SENTINEL = "__envfix_cell_starts_here__ = None"
+
+
+def _hide_ipython(source: str) -> tuple[str, list[str]] | None:
+    """The cell as Python, its IPython lines swapped for placeholders; None for a cell whose
+    body is not Python (`%%bash`, `%%html`, ...)."""
+    lines = source.split("\n")
+    first = lines[0].strip()
+    if first.startswith("%%") and first[2:].split(" ")[0] not in _PYTHON_CELL_MAGICS:
+        return None
+    kept: list[str] = []
+    out: list[str] = []
+    for line in lines:
+        if _IPYTHON_LINE.match(line) or (kept and out and out[-1].endswith("\\")):
+            indent = line[: len(line) - len(line.lstrip())]
+            out.append(f"{indent}pass{_KEEP.format(len(kept))}")
+            kept.append(line)
+        else:
+            out.append(line)
+    return "\n".join(out), kept
+
+
+def _restore_ipython(source: str, kept: list[str]) -> str:
+    lines = []
+    for line in source.split("\n"):
+        m = _KEEP_LINE.match(line)
+        lines.append(kept[int(m[1])] if m else line)
+    return "\n".join(lines)
+
+
+def notebook_imports(cells: Iterable[str]) -> str:
+    """The top-level import lines of every code cell: what names in one cell may refer to."""
+    found = []
+    for cell in cells:
+        hidden = _hide_ipython(cell)
+        if hidden is None:
+            continue
+        for line in hidden[0].split("\n"):
+            if re.match(r"^(?:import|from)\s+[\w.]+", line) and not line.rstrip().endswith(
+                ("(", "\\")
+            ):
+                found.append(line.split("#")[0].rstrip())
+    return "\n".join(dict.fromkeys(found))
+
+
+def apply_to_cell(recipe: Recipe, cell: str, imports: str) -> tuple[str, int]:
+    """A notebook cell with the recipe applied. `imports` are the notebook's import lines,
+    put before the cell while it is rewritten so names resolve as in the running kernel."""
+    if not mentions_any(cell, recipe.triggers()):
+        return cell, 0
+    hidden = _hide_ipython(cell)
+    if hidden is None:
+        return cell, 0
+    python, kept = hidden
+    combined = f"{imports}\n{_SENTINEL}\n{python}" if imports else f"{_SENTINEL}\n{python}"
+    rewritten, changes = apply_to_source(recipe, combined)
+    if not changes:
+        return cell, 0
+    header, _, body = rewritten.partition(_SENTINEL + "\n")
+    if not body and not rewritten.endswith(_SENTINEL + "\n"):
+        return cell, 0
+    # Imports a fix added land after the header's last import: they belong to the cell.
+    added = [
+        line
+        for line in header.split("\n")
+        if line and line not in imports.split("\n") and re.match(r"^(?:import|from)\s", line)
+    ]
+    body = "\n".join([*added, body]) if added else body
+    return _restore_ipython(body, kept), changes
+
+
+def check_examples(recipe: Recipe) -> list[str]:
+    """What is wrong with a recipe's examples: each `before` must become exactly its `after`,
+    which must compile, and applying the recipe again must change nothing."""
+    problems = []
+    for number, example in enumerate(recipe.examples, start=1):
+        got, changes = apply_to_source(recipe, example.before)
+        if got != example.after:
+            problems.append(f"example {number}: got\n{got}\nexpected\n{example.after}")
+            continue
+        if changes == 0 and example.before != example.after:
+            problems.append(f"example {number}: nothing changed")
+        try:
+            compile(example.after, f"{recipe.id}-example-{number}", "exec")
+        except SyntaxError as exc:
+            problems.append(f"example {number}: the result does not compile: {exc}")
+        again, _ = apply_to_source(recipe, got)
+        if again != got:
+            problems.append(f"example {number}: a second application changes it again")
+    return problems

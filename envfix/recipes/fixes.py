@@ -1,0 +1,863 @@
+"""The fix kinds: code, written once each. A recipe (data, in `recipes/`) chooses a kind and
+fills in its settings; the kind rewrites source with LibCST, so formatting and comments
+survive, and matches what names really refer to through the imports (`import numpy as np`,
+`from numpy import float`), never the bare text: a local variable `np` is not numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import libcst as cst
+from libcst.metadata import (
+    MetadataWrapper,
+    QualifiedName,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+)
+
+BUILTINS = frozenset(
+    {
+        "float",
+        "int",
+        "bool",
+        "object",
+        "str",
+        "complex",
+        "bytes",
+        "list",
+        "dict",
+        "tuple",
+        "set",
+        "len",
+        "range",
+        "max",
+        "min",
+        "sum",
+        "abs",
+        "round",
+        "print",
+    }
+)
+
+
+class RecipeError(Exception):
+    """A recipe whose settings do not fit its fix kind."""
+
+
+@dataclass
+class Outcome:
+    """What a fix did to one module."""
+
+    module: cst.Module
+    changes: int = 0
+
+
+# --- names through imports ----------------------------------------------------------------
+
+
+def imported_name(names: Iterable[QualifiedName] | None) -> str | None:
+    """The dotted name a node refers to through an import (`np.float` -> `numpy.float`),
+    from its qualified names; None when it is not imported, or when a local binding of the
+    same name exists (a function's `np` parameter, or `np = ...` at module level)."""
+    names = list(names or ())
+    if not names:
+        return None
+    imported = [q.name for q in names if q.source is QualifiedNameSource.IMPORT]
+    local = [q for q in names if q.source is QualifiedNameSource.LOCAL]
+    if len(imported) != 1 or local:
+        return None
+    return imported[0]
+
+
+def dotted(node: cst.BaseExpression) -> str | None:
+    """`a.b.c` for an Attribute/Name chain, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def module_aliases(module: cst.Module) -> dict[str, str]:
+    """Module path -> the local name the file uses for it (`numpy` -> `np`), from the
+    top-level `import x` / `import x as y` statements."""
+    aliases: dict[str, str] = {}
+    for stmt in module.body:
+        if not isinstance(stmt, cst.SimpleStatementLine):
+            continue
+        for small in stmt.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = dotted(alias.name)
+                    if name is None:
+                        continue
+                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                        aliases.setdefault(name, alias.asname.name.value)
+                    else:
+                        aliases.setdefault(name, name)
+    return aliases
+
+
+def expression(text: str) -> cst.BaseExpression:
+    return cst.parse_expression(text)
+
+
+def small_statement(text: str) -> cst.BaseSmallStatement:
+    """One simple statement (`import x`) parsed from text."""
+    line = cst.parse_statement(text + "\n")
+    assert isinstance(line, cst.SimpleStatementLine)
+    return line.body[0]
+
+
+class ImportAdder:
+    """Adds `import x` lines after the last top-level import, once each."""
+
+    def __init__(self) -> None:
+        self.wanted: list[str] = []
+
+    def need(self, module_path: str) -> str:
+        if module_path not in self.wanted:
+            self.wanted.append(module_path)
+        return module_path
+
+    def apply(self, module: cst.Module) -> cst.Module:
+        if not self.wanted:
+            return module
+        have = module_aliases(module)
+        lines = [
+            cst.parse_statement(f"import {path}\n") for path in self.wanted if path not in have
+        ]
+        if not lines:
+            return module
+        body = list(module.body)
+        position = _after_imports(body)
+        return module.with_changes(body=[*body[:position], *lines, *body[position:]])
+
+
+def _after_imports(body: Sequence[cst.BaseStatement]) -> int:
+    position = 0
+    for index, stmt in enumerate(body):
+        if isinstance(stmt, cst.SimpleStatementLine) and any(
+            isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body
+        ):
+            position = index + 1
+        elif index == 0 and _is_docstring(stmt):
+            position = 1
+    return position
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    return (
+        isinstance(stmt, cst.SimpleStatementLine)
+        and len(stmt.body) == 1
+        and isinstance(stmt.body[0], cst.Expr)
+        and isinstance(stmt.body[0].value, cst.SimpleString | cst.ConcatenatedString)
+    )
+
+
+def reference(path: str, aliases: Mapping[str, str], adder: ImportAdder) -> str:
+    """Source text that refers to the dotted `path` in this file: through an existing import
+    of its module (`numpy.nan` -> `np.nan`), else by importing the module."""
+    parts = path.split(".")
+    for length in range(len(parts) - 1, 0, -1):
+        module = ".".join(parts[:length])
+        if module in aliases:
+            if length < len(parts) - 1:
+                # `collections.abc.Mapping` through `import collections`: the submodule
+                # must be imported itself to be an attribute of its parent.
+                adder.need(".".join(parts[:-1]))
+            return ".".join([aliases[module], *parts[length:]])
+    if len(parts) == 1:
+        return path
+    module = ".".join(parts[:-1])
+    adder.need(module)
+    return path
+
+
+_PATH = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b")
+
+
+def render(template: str, aliases: Mapping[str, str], adder: ImportAdder) -> str:
+    """A target written with full module paths (`-numpy.inf`), as this file refers to them."""
+    return _PATH.sub(lambda m: reference(m[0], aliases, adder), template)
+
+
+# --- the kinds ----------------------------------------------------------------------------
+
+
+@dataclass
+class Fix:
+    """Base of the fix kinds: settings from the recipe, and `apply` on one module."""
+
+    kind: ClassVar[str] = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def triggers(self) -> tuple[str, ...]:
+        """Words that must appear in a file for this fix to possibly change it."""
+        raise NotImplementedError
+
+    def apply(self, module: cst.Module) -> Outcome:
+        raise NotImplementedError
+
+    def setting(self, key: str, kind: type, default: Any = None) -> Any:
+        value = self.settings.get(key, default)
+        if value is None or not isinstance(value, kind):
+            raise RecipeError(f"{self.kind}: '{key}' must be a {kind.__name__}")
+        return value
+
+
+class _Rewriter(cst.CSTTransformer):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes = 0
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        # An import split in two (`from collections import OrderedDict` and `from
+        # collections.abc import Mapping`) reads better on two lines than joined by `;`.
+        if len(updated.body) <= len(original.body):
+            return updated
+        return cst.FlattenSentinel(
+            [
+                updated.with_changes(
+                    body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)],
+                    leading_lines=updated.leading_lines if index == 0 else [],
+                    trailing_whitespace=updated.trailing_whitespace
+                    if index == 0
+                    else cst.TrailingWhitespace(),
+                )
+                for index, small in enumerate(updated.body)
+            ]
+        )
+
+    def imported(self, node: cst.CSTNode) -> str | None:
+        return imported_name(self.get_metadata(QualifiedNameProvider, node, None))
+
+
+def _run(module: cst.Module, rewriter: _Rewriter) -> Outcome:
+    new = MetadataWrapper(module, unsafe_skip_copy=True).visit(rewriter)
+    return Outcome(new, rewriter.changes)
+
+
+@dataclass
+class RenameAttribute(Fix):
+    """`np.float` -> `float`, `np.NaN` -> `np.nan`, `scipy.interp` -> `numpy.interp`,
+    `np.NINF` -> `-np.inf`. Settings: `names: {old.dotted.name: target}` where a target is a
+    builtin, a full dotted name, or an expression written with full dotted names."""
+
+    kind: ClassVar[str] = "rename-attribute"
+
+    def names(self) -> dict[str, str]:
+        names = self.setting("names", dict)
+        return {str(k): str(v) for k, v in names.items()}
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(old.rsplit(".", 1)[-1] for old in self.names())
+
+    def apply(self, module: cst.Module) -> Outcome:
+        adder = ImportAdder()
+        rewriter = _RenameAttributes(self.names(), module_aliases(module), adder)
+        outcome = _run(module, rewriter)
+        outcome.module = adder.apply(outcome.module)
+        return outcome
+
+
+class _RenameAttributes(_Rewriter):
+    def __init__(self, names: dict[str, str], aliases: dict[str, str], adder: ImportAdder) -> None:
+        super().__init__()
+        self.names = names
+        self.aliases = aliases
+        self.adder = adder
+        self.in_import = 0
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.in_import += 1
+        return True
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        self.in_import -= 1
+        return updated
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+    def leave_ImportFrom(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom
+    ) -> cst.BaseSmallStatement | cst.FlattenSentinel[cst.BaseSmallStatement] | cst.RemovalSentinel:
+        module = dotted(original.module) if original.module and not original.relative else None
+        if module is None or isinstance(original.names, cst.ImportStar):
+            return updated
+        kept: list[cst.ImportAlias] = []
+        moved: list[cst.BaseSmallStatement] = []
+        for alias in original.names:
+            name = dotted(alias.name)
+            target = self.names.get(f"{module}.{name}")
+            if target is None:
+                kept.append(alias)
+                continue
+            self.changes += 1
+            local = alias.evaluated_alias or str(name)
+            if _is_plain_path(target) and "." in target:
+                new_module, _, new_name = target.rpartition(".")
+                asname = "" if new_name == local else f" as {local}"
+                moved.append(small_statement(f"from {new_module} import {new_name}{asname}"))
+            # A builtin or an expression replaces the name where it is used (leave_Name).
+        if not moved and len(kept) == len(original.names):
+            return updated
+        statements: list[cst.BaseSmallStatement] = []
+        if kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            statements.append(updated.with_changes(names=kept))
+        statements.extend(moved)
+        if not statements:
+            return cst.RemovalSentinel.REMOVE
+        return cst.FlattenSentinel(statements)
+
+    def leave_Attribute(
+        self, original: cst.Attribute, updated: cst.Attribute
+    ) -> cst.BaseExpression:
+        if self.in_import:
+            return updated
+        name = self.imported(original)
+        target = self.names.get(name or "")
+        if name is None or target is None:
+            return updated
+        self.changes += 1
+        return self._replacement(name, target, updated.value)
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if self.in_import:
+            return updated
+        name = self.imported(original)
+        target = self.names.get(name or "")
+        if name is None or target is None:
+            return updated
+        if _is_plain_path(target) and "." in target:
+            return updated  # the from-import was moved instead; the name stays
+        self.changes += 1
+        return expression(render(target, self.aliases, self.adder))
+
+    def _replacement(self, old: str, target: str, head: cst.BaseExpression) -> cst.BaseExpression:
+        if target in BUILTINS or not _is_plain_path(target):
+            return expression(render(target, self.aliases, self.adder))
+        old_module, new_module = old.rpartition(".")[0], target.rpartition(".")[0]
+        if old_module == new_module:
+            # Same module: keep whatever the code used for it (`np`), swap the attribute.
+            return cst.Attribute(value=head, attr=cst.Name(target.rpartition(".")[2]))
+        return expression(reference(target, self.aliases, self.adder))
+
+
+def _is_plain_path(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", text) is not None
+
+
+@dataclass
+class MoveModule(Fix):
+    """A module that moved: `sklearn.cross_validation` -> `sklearn.model_selection`,
+    `sklearn.externals.joblib` -> `joblib`. Settings: `modules: {old.path: new.path}`."""
+
+    kind: ClassVar[str] = "move-module"
+
+    def modules(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.setting("modules", dict).items()}
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(old.rsplit(".", 1)[-1] for old in self.modules())
+
+    def apply(self, module: cst.Module) -> Outcome:
+        return _run(module, _MoveModules(self.modules()))
+
+
+class _MoveModules(_Rewriter):
+    def __init__(self, modules: dict[str, str]) -> None:
+        super().__init__()
+        self.modules = modules
+
+    def _moved(self, path: str) -> str | None:
+        for old, new in self.modules.items():
+            if path == old or path.startswith(old + "."):
+                return new + path[len(old) :]
+        return None
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        names = []
+        for alias in updated.names:
+            path = dotted(alias.name)
+            moved = self._moved(path) if path else None
+            if moved is None:
+                names.append(alias)
+                continue
+            self.changes += 1
+            names.append(alias.with_changes(name=expression(moved)))
+        return updated.with_changes(names=names)
+
+    def leave_ImportFrom(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom
+    ) -> cst.BaseSmallStatement | cst.FlattenSentinel[cst.BaseSmallStatement] | cst.RemovalSentinel:
+        module = dotted(original.module) if original.module and not original.relative else None
+        if module is None:
+            return updated
+        moved = self._moved(module)
+        if moved is not None:
+            self.changes += 1
+            return updated.with_changes(module=expression(moved))
+        if isinstance(original.names, cst.ImportStar):
+            return updated
+        # `from sklearn.externals import joblib`: the moved module is a name of its parent.
+        kept: list[cst.ImportAlias] = []
+        imports: list[cst.BaseSmallStatement] = []
+        for alias in original.names:
+            name = dotted(alias.name)
+            target = self._moved(f"{module}.{name}")
+            if target is None:
+                kept.append(alias)
+                continue
+            self.changes += 1
+            local = alias.evaluated_alias or str(name)
+            if "." in target:
+                parent, _, leaf = target.rpartition(".")
+                text = f"from {parent} import {leaf}" + ("" if leaf == local else f" as {local}")
+            else:
+                text = f"import {target}" + ("" if target == local else f" as {local}")
+            imports.append(small_statement(text))
+        if not imports:
+            return updated
+        statements: list[cst.BaseSmallStatement] = []
+        if kept:
+            kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            statements.append(updated.with_changes(names=kept))
+        return cst.FlattenSentinel([*statements, *imports])
+
+    def leave_Attribute(
+        self, original: cst.Attribute, updated: cst.Attribute
+    ) -> cst.BaseExpression:
+        # `sklearn.cross_validation.KFold` used through `import sklearn.cross_validation`.
+        text = dotted(original)
+        name = self.imported(original)
+        if text is None or name is None or text != name:
+            return updated
+        moved = self._moved(name)
+        if moved is None or self._moved(name.rpartition(".")[0]) is not None:
+            return updated
+        self.changes += 1
+        return expression(moved)
+
+
+@dataclass
+class RenameKeyword(Fix):
+    """Keyword arguments renamed, given new values, or dropped, in calls of named callables
+    (`calls`, full dotted names) or of methods of any object (`methods`, bare names).
+
+    `keywords: {old: new}` or `{old: {to: new, values: {old_value: new_value}, drop: true}}`;
+    a keyword mapped to itself with `values` changes only the value (`criterion='mse'`)."""
+
+    kind: ClassVar[str] = "rename-keyword"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(k) for k in self.setting("keywords", dict))
+
+    def rules(self) -> dict[str, dict[str, Any]]:
+        rules = {}
+        for old, spec in self.setting("keywords", dict).items():
+            rules[str(old)] = {"to": spec} if isinstance(spec, str) else dict(spec)
+        return rules
+
+    def apply(self, module: cst.Module) -> Outcome:
+        calls = {str(c) for c in self.settings.get("calls", [])}
+        methods = {str(m) for m in self.settings.get("methods", [])}
+        if not calls and not methods:
+            raise RecipeError("rename-keyword needs 'calls' or 'methods'")
+        return _run(module, _RenameKeywords(calls, methods, self.rules()))
+
+
+class _RenameKeywords(_Rewriter):
+    def __init__(self, calls: set[str], methods: set[str], rules: dict[str, dict[str, Any]]):
+        super().__init__()
+        self.calls, self.methods, self.rules = calls, methods, rules
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not _call_matches(original.func, self.calls, self.methods, self.imported):
+            return updated
+        args: list[cst.Arg] = []
+        changed = False
+        for arg in updated.args:
+            keyword = arg.keyword.value if arg.keyword else None
+            rule = self.rules.get(keyword or "")
+            if rule is None:
+                args.append(arg)
+                continue
+            if rule.get("drop"):
+                changed = True
+                continue
+            values = {str(k): str(v) for k, v in (rule.get("values") or {}).items()}
+            new_value = arg.value
+            code = cst.Module([]).code_for_node(arg.value)
+            if code in values:
+                new_value = expression(values[code])
+            new_keyword = str(rule.get("to", keyword))
+            if new_keyword != keyword or new_value is not arg.value:
+                changed = True
+                arg = arg.with_changes(keyword=cst.Name(new_keyword), value=new_value)
+            args.append(arg)
+        if not changed:
+            return updated
+        self.changes += 1
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(args=args)
+
+
+def _call_matches(
+    func: cst.BaseExpression, calls: set[str], methods: set[str], imported: Any
+) -> bool:
+    if calls and imported(func) in calls:
+        return True
+    return bool(methods) and isinstance(func, cst.Attribute) and func.attr.value in methods
+
+
+@dataclass
+class AddKeyword(Fix):
+    """A keyword argument that became required: `yaml.load(f)` -> `yaml.load(f,
+    Loader=yaml.SafeLoader)`. Settings: `calls`, `keyword`, `value` (full dotted names),
+    `positional` (how many positional arguments mean it is already given)."""
+
+    kind: ClassVar[str] = "add-keyword"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", list))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        adder = ImportAdder()
+        rewriter = _AddKeyword(
+            {str(c) for c in self.setting("calls", list)},
+            self.setting("keyword", str),
+            render(self.setting("value", str), module_aliases(module), adder),
+            int(self.settings.get("positional", 99)),
+        )
+        outcome = _run(module, rewriter)
+        outcome.module = adder.apply(outcome.module)
+        return outcome
+
+
+class _AddKeyword(_Rewriter):
+    def __init__(self, calls: set[str], keyword: str, value: str, positional: int) -> None:
+        super().__init__()
+        self.calls, self.keyword, self.value, self.positional = calls, keyword, value, positional
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if self.imported(original.func) not in self.calls:
+            return updated
+        if any(a.keyword and a.keyword.value == self.keyword for a in updated.args):
+            return updated
+        if any(a.star for a in updated.args):
+            return updated
+        if sum(1 for a in updated.args if a.keyword is None) >= self.positional:
+            return updated
+        self.changes += 1
+        args = list(updated.args)
+        if args:
+            args[-1] = args[-1].with_changes(
+                comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+            )
+        no_space = cst.SimpleWhitespace("")
+        args.append(
+            cst.Arg(
+                value=expression(self.value),
+                keyword=cst.Name(self.keyword),
+                equal=cst.AssignEqual(whitespace_before=no_space, whitespace_after=no_space),
+            )
+        )
+        return updated.with_changes(args=args)
+
+
+@dataclass
+class ReplaceCall(Fix):
+    """A call replaced by an equivalent expression: `np.asscalar(x)` -> `x.item()`.
+    Settings: `calls: {full.dotted.name: template}`, where `{0}`, `{1}` ... are the
+    positional arguments' source and the rest of the template uses full dotted names."""
+
+    kind: ClassVar[str] = "replace-call"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", dict))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        adder = ImportAdder()
+        templates = {str(k): str(v) for k, v in self.setting("calls", dict).items()}
+        rewriter = _ReplaceCalls(templates, module_aliases(module), adder)
+        outcome = _run(module, rewriter)
+        outcome.module = adder.apply(outcome.module)
+        return outcome
+
+
+class _ReplaceCalls(_Rewriter):
+    def __init__(self, templates: dict[str, str], aliases: dict[str, str], adder: ImportAdder):
+        super().__init__()
+        self.templates, self.aliases, self.adder = templates, aliases, adder
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        template = self.templates.get(self.imported(original.func) or "")
+        if template is None:
+            return updated
+        if any(a.keyword or a.star for a in updated.args):
+            return updated  # only the plain positional form is rewritten
+        code = [cst.Module([]).code_for_node(a.value) for a in updated.args]
+        wanted = {int(i) for i in re.findall(r"\{(\d+)\}", template)}
+        if len(code) != len(wanted) or any(i >= len(code) for i in wanted):
+            return updated
+        pieces = {
+            str(i): f"({text})" if _needs_parens(updated.args[i].value) else text
+            for i, text in enumerate(code)
+        }
+        text = re.sub(
+            r"\{(\d+)\}", lambda m: pieces[m[1]], render(template, self.aliases, self.adder)
+        )
+        self.changes += 1
+        return expression(text)
+
+
+def _needs_parens(node: cst.BaseExpression) -> bool:
+    return not isinstance(
+        node,
+        cst.Name
+        | cst.Attribute
+        | cst.Call
+        | cst.Subscript
+        | cst.SimpleString
+        | cst.Integer
+        | cst.Float
+        | cst.List
+        | cst.Tuple
+        | cst.Dict,
+    )
+
+
+@dataclass
+class RenameMethod(Fix):
+    """A method renamed on objects whose type envfix cannot see (`df.iteritems()` ->
+    `df.items()`): applied only where the file imports `library_module`.
+    Settings: `methods: {old: new}`, `library_module`."""
+
+    kind: ClassVar[str] = "rename-method"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(m) for m in self.setting("methods", dict))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        library = self.setting("library_module", str)
+        if not any(
+            path == library or path.startswith(library + ".")
+            for path in _all_imported_modules(module)
+        ):
+            return Outcome(module)
+        methods = {str(k): str(v) for k, v in self.setting("methods", dict).items()}
+        return _run(module, _RenameMethods(methods))
+
+
+class _RenameMethods(_Rewriter):
+    def __init__(self, methods: dict[str, str]) -> None:
+        super().__init__()
+        self.methods = methods
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        func = updated.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in self.methods:
+            return updated
+        if self.imported(original.func) is not None:
+            return updated  # a module function of that name, not a method
+        self.changes += 1
+        return updated.with_changes(
+            func=func.with_changes(attr=cst.Name(self.methods[func.attr.value]))
+        )
+
+
+def _all_imported_modules(module: cst.Module) -> set[str]:
+    found: set[str] = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            for alias in node.names:
+                if (name := dotted(alias.name)) is not None:
+                    found.add(name)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            if node.module is not None and not node.relative and (name := dotted(node.module)):
+                found.add(name)
+
+    module.visit(Collect())
+    return found
+
+
+@dataclass
+class ReplaceStringArgument(Fix):
+    """A string argument whose accepted values changed: `plt.style.use('seaborn-whitegrid')`
+    -> `'seaborn-v0_8-whitegrid'`, `gym.make('Pendulum-v0')` -> `'Pendulum-v1'`.
+    Settings: `calls` (full dotted names), `argument` (position), and `values: {old: new}`
+    or `pattern` + `replacement` (a regular expression)."""
+
+    kind: ClassVar[str] = "replace-string-argument"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", list))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        values = {str(k): str(v) for k, v in (self.settings.get("values") or {}).items()}
+        pattern = self.settings.get("pattern")
+        if not values and not pattern:
+            raise RecipeError("replace-string-argument needs 'values' or 'pattern'")
+        rewriter = _ReplaceStrings(
+            {str(c) for c in self.setting("calls", list)},
+            int(self.settings.get("argument", 0)),
+            values,
+            (re.compile(str(pattern)), str(self.settings.get("replacement", "")))
+            if pattern
+            else None,
+        )
+        return _run(module, rewriter)
+
+
+class _ReplaceStrings(_Rewriter):
+    def __init__(
+        self,
+        calls: set[str],
+        position: int,
+        values: dict[str, str],
+        regex: tuple[re.Pattern[str], str] | None,
+    ) -> None:
+        super().__init__()
+        self.calls, self.position, self.values, self.regex = calls, position, values, regex
+
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if self.imported(original.func) not in self.calls:
+            return updated
+        positional = [i for i, a in enumerate(updated.args) if a.keyword is None and not a.star]
+        if self.position >= len(positional):
+            return updated
+        index = positional[self.position]
+        value = updated.args[index].value
+        if not isinstance(value, cst.SimpleString):
+            return updated
+        text = value.evaluated_value
+        if not isinstance(text, str):
+            return updated
+        new = self.values.get(text)
+        if new is None and self.regex is not None and self.regex[0].fullmatch(text):
+            new = self.regex[0].sub(self.regex[1], text)
+        if new is None or new == text:
+            return updated
+        self.changes += 1
+        quote = value.quote
+        args = list(updated.args)
+        args[index] = args[index].with_changes(value=cst.SimpleString(f"{quote}{new}{quote}"))
+        return updated.with_changes(args=args)
+
+
+@dataclass
+class SwapModule(Fix):
+    """Use another module under the same name when the code relies on its old API:
+    `import tensorflow as tf` -> `import tensorflow.compat.v1 as tf` plus
+    `tf.disable_v2_behavior()`, when the file uses `tf.Session`, `tf.placeholder`, ...
+    Settings: `module`, `to`, `when_uses` (attributes), `after_imports` (a statement
+    template; `{alias}` is the module's local name)."""
+
+    kind: ClassVar[str] = "swap-module"
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(a) for a in self.setting("when_uses", list))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        old = self.setting("module", str)
+        new = self.setting("to", str)
+        uses = {f"{old}.{a}" for a in self.setting("when_uses", list)}
+        finder = _UsesAny(uses)
+        MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+        if not finder.found:
+            return Outcome(module)
+        swapper = _SwapImport(old, new)
+        new_module = module.visit(swapper)
+        if not swapper.aliases:
+            return Outcome(module)
+        after = self.settings.get("after_imports")
+        if after:
+            lines = [
+                cst.parse_statement(str(after).format(alias=alias) + "\n")
+                for alias in swapper.aliases
+            ]
+            already = cst.Module([]).code_for_node(new_module)
+            lines = [
+                line for line in lines if cst.Module([]).code_for_node(line).strip() not in already
+            ]
+            body = list(new_module.body)
+            position = _after_imports(body)
+            new_module = new_module.with_changes(body=[*body[:position], *lines, *body[position:]])
+        return Outcome(new_module, len(swapper.aliases))
+
+
+class _UsesAny(cst.CSTVisitor):
+    METADATA_DEPENDENCIES = (QualifiedNameProvider,)
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+        self.found = False
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        name = imported_name(self.get_metadata(QualifiedNameProvider, node, None))
+        if name is not None and any(name == n or name.startswith(n + ".") for n in self.names):
+            self.found = True
+
+
+class _SwapImport(cst.CSTTransformer):
+    def __init__(self, old: str, new: str) -> None:
+        super().__init__()
+        self.old, self.new = old, new
+        self.aliases: list[str] = []
+
+    def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        names = []
+        for alias in updated.names:
+            if dotted(alias.name) == self.old:
+                local = alias.evaluated_alias or self.old
+                if "." in local:
+                    names.append(alias)
+                    continue
+                self.aliases.append(local)
+                alias = alias.with_changes(
+                    name=expression(self.new),
+                    asname=cst.AsName(name=cst.Name(local)),
+                )
+            names.append(alias)
+        return updated.with_changes(names=names)
+
+
+FIX_KINDS: tuple[type[Fix], ...] = (
+    RenameAttribute,
+    MoveModule,
+    RenameKeyword,
+    AddKeyword,
+    ReplaceCall,
+    RenameMethod,
+    ReplaceStringArgument,
+    SwapModule,
+)
+"""Every fix kind, by its `kind` name: recipes choose from these."""
+
+
+def fix_for(kind: str, settings: Mapping[str, Any]) -> Fix:
+    for cls in FIX_KINDS:
+        if cls.kind == kind:
+            return cls(settings=settings)
+    known = ", ".join(cls.kind for cls in FIX_KINDS)
+    raise RecipeError(f"unknown fix kind '{kind}' (known: {known})")
+
+
+def mentions_any(text: str, words: Iterable[str]) -> bool:
+    return any(word in text for word in words)
