@@ -184,7 +184,10 @@ _PATH = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b")
 
 def render(template: str, aliases: Mapping[str, str], adder: ImportAdder) -> str:
     """A target written with full module paths (`-numpy.inf`), as this file refers to them."""
-    return _PATH.sub(lambda m: reference(m[0], aliases, adder), template)
+    return _PATH.sub(
+        lambda m: m[0] if m[0].startswith("__envfix_") else reference(m[0], aliases, adder),
+        template,
+    )
 
 
 # --- the kinds ----------------------------------------------------------------------------
@@ -838,6 +841,198 @@ class _SwapImport(cst.CSTTransformer):
         return updated.with_changes(names=names)
 
 
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_SKIPPED_FIELDS = frozenset(
+    {
+        "lpar",
+        "rpar",
+        "comma",
+        "semicolon",
+        "lbracket",
+        "rbracket",
+        "lbrace",
+        "rbrace",
+        "star",
+        "equal",
+        "dot",
+        "colon",
+    }
+)
+_PLACEHOLDER_NAME = re.compile(r"^__envfix_(\w+)__$")
+
+
+@dataclass(frozen=True)
+class _Rule:
+    pattern: cst.CSTNode
+    replacement: str
+    statement: bool
+
+
+@dataclass
+class RewriteExpression(Fix):
+    """Rewrite an expression that matches a pattern: `{x}.data[0]` -> `{x}.item()`,
+    `numpy.array({x}, copy=False)` -> `numpy.asarray({x})`. In patterns, `{name}` matches any
+    expression, and a dotted name (`numpy.array`) matches what the code imports under that
+    name. With `statement: true`, a whole statement is rewritten:
+    `{x}.fillna({v}, inplace=True)` -> `{x} = {x}.fillna({v})`.
+    Settings: `rewrites: [{pattern, replacement, statement?}]`, `library_module` (optional:
+    only files that import it)."""
+
+    kind: ClassVar[str] = "rewrite-expression"
+
+    def rules(self) -> list[_Rule]:
+        rules = []
+        for entry in self.setting("rewrites", list):
+            pattern = _PLACEHOLDER.sub(r"__envfix_\1__", str(entry["pattern"]))
+            try:
+                node: cst.CSTNode = (
+                    small_statement(pattern) if entry.get("statement") else expression(pattern)
+                )
+            except cst.ParserSyntaxError as exc:
+                raise RecipeError(f"rewrite-expression: pattern does not parse: {exc}") from exc
+            if isinstance(node, cst.Expr):
+                node = node.value
+            rules.append(_Rule(node, str(entry["replacement"]), bool(entry.get("statement"))))
+        return rules
+
+    def triggers(self) -> tuple[str, ...]:
+        words = []
+        for entry in self.setting("rewrites", list):
+            names = re.findall(r"[A-Za-z_]\w*", _PLACEHOLDER.sub("", str(entry["pattern"])))
+            words.append(max(names, key=len) if names else "")
+        return tuple(w for w in words if w) or ("",)
+
+    def apply(self, module: cst.Module) -> Outcome:
+        library = self.settings.get("library_module")
+        if library and not any(
+            path == library or path.startswith(f"{library}.")
+            for path in _all_imported_modules(module)
+        ):
+            return Outcome(module)
+        adder = ImportAdder()
+        rewriter = _Rewrites(self.rules(), module_aliases(module), adder)
+        outcome = _run(module, rewriter)
+        outcome.module = adder.apply(outcome.module)
+        return outcome
+
+
+class _Rewrites(_Rewriter):
+    def __init__(self, rules: list[_Rule], aliases: dict[str, str], adder: ImportAdder) -> None:
+        super().__init__()
+        self.rules, self.aliases, self.adder = rules, aliases, adder
+
+    def on_leave(self, original: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
+        updated = super().on_leave(original, updated_node)
+        if isinstance(original, cst.Expr) and isinstance(updated, cst.Expr):
+            for rule in self.rules:
+                if rule.statement and (found := self._match(rule.pattern, original.value)):
+                    self.changes += 1
+                    return small_statement(self._fill(rule.replacement, found))
+        if isinstance(original, cst.BaseExpression) and isinstance(updated, cst.BaseExpression):
+            for rule in self.rules:
+                if not rule.statement and (found := self._match(rule.pattern, original)):
+                    self.changes += 1
+                    return expression(self._fill(rule.replacement, found)).with_changes(
+                        lpar=updated.lpar, rpar=updated.rpar
+                    )
+        return updated
+
+    def _fill(self, template: str, bindings: dict[str, cst.CSTNode]) -> str:
+        code = {name: _code(node, parens=True) for name, node in bindings.items()}
+        rendered = render(
+            _PLACEHOLDER.sub(lambda m: f"__envfix_{m[1]}__", template), self.aliases, self.adder
+        )
+        return re.sub(r"__envfix_(\w+)__", lambda m: code[m[1]], rendered)
+
+    def _match(self, pattern: cst.CSTNode, node: cst.CSTNode) -> dict[str, cst.CSTNode] | None:
+        bindings: dict[str, cst.CSTNode] = {}
+        return bindings if self._same(pattern, node, bindings) else None
+
+    def _same(self, pattern: Any, node: Any, bindings: dict[str, cst.CSTNode]) -> bool:
+        if isinstance(pattern, cst.Name) and (m := _PLACEHOLDER_NAME.match(pattern.value)):
+            if not isinstance(node, cst.BaseExpression):
+                return False
+            if m[1] in bindings:
+                return _code(bindings[m[1]]) == _code(node)
+            bindings[m[1]] = node
+            return True
+        if isinstance(pattern, cst.Attribute | cst.Name) and _is_module_path(pattern):
+            wanted = dotted(pattern)
+            return isinstance(node, cst.Attribute | cst.Name) and self.imported(node) == wanted
+        if type(pattern) is not type(node):
+            return False
+        if isinstance(pattern, cst.CSTNode):
+            for name in pattern.__dataclass_fields__:
+                if name in _SKIPPED_FIELDS or name.startswith("whitespace"):
+                    continue
+                if not self._same(getattr(pattern, name), getattr(node, name), bindings):
+                    return False
+            return True
+        if isinstance(pattern, Sequence) and not isinstance(pattern, str):
+            return len(pattern) == len(node) and all(
+                self._same(p, n, bindings) for p, n in zip(pattern, node, strict=True)
+            )
+        return bool(pattern == node)
+
+
+def _is_module_path(node: cst.Attribute | cst.Name) -> bool:
+    """A dotted name in a pattern that starts with a real name (not a placeholder) and has a
+    module part: `numpy.array`. A bare `x` or `{df}.drop` is not one."""
+    text = dotted(node)
+    return text is not None and "." in text and "__envfix_" not in text
+
+
+def _code(node: cst.CSTNode, parens: bool = False) -> str:
+    text = cst.Module([]).code_for_node(node)
+    if parens and isinstance(node, cst.BaseExpression) and _needs_parens(node):
+        return f"({text})"
+    return text
+
+
+_VALID_ESCAPES = set("\\'\"abfnrtv01234567xNuU\n")
+
+
+@dataclass
+class FixInvalidEscapes(Fix):
+    """String literals with invalid escape sequences (`'\d+'`), a SyntaxWarning since Python
+    3.12 and an error in a later version: made raw (`r'\d+'`) when they hold no valid escape,
+    else the backslash doubled; the string's value never changes. No settings."""
+
+    kind: ClassVar[str] = "fix-invalid-escapes"
+
+    def triggers(self) -> tuple[str, ...]:
+        return ("\\",)
+
+    def apply(self, module: cst.Module) -> Outcome:
+        return _run(module, _Escapes())
+
+
+class _Escapes(_Rewriter):
+    def leave_SimpleString(
+        self, original: cst.SimpleString, updated: cst.SimpleString
+    ) -> cst.SimpleString:
+        prefix = updated.prefix.lower()
+        if "r" in prefix or "\\" not in updated.value:
+            return updated
+        body = updated.value[len(updated.prefix) + len(updated.quote) : -len(updated.quote)]
+        pieces = re.findall(r"\\(.)|([^\\]+)", body, flags=re.S)
+        invalid = [c for c, _ in pieces if c and c not in _VALID_ESCAPES]
+        if not invalid:
+            return updated
+        valid = [c for c, _ in pieces if c and c in _VALID_ESCAPES]
+        self.changes += 1
+        if not valid and not body.endswith("\\"):
+            return updated.with_changes(value="r" + updated.value)
+        fixed = re.sub(
+            r"\\(.)",
+            lambda m: m[0] if m[1] in _VALID_ESCAPES else "\\\\" + m[1],
+            body,
+            flags=re.S,
+        )
+        start = updated.prefix + updated.quote
+        return updated.with_changes(value=f"{start}{fixed}{updated.quote}")
+
+
 FIX_KINDS: tuple[type[Fix], ...] = (
     RenameAttribute,
     MoveModule,
@@ -847,6 +1042,8 @@ FIX_KINDS: tuple[type[Fix], ...] = (
     RenameMethod,
     ReplaceStringArgument,
     SwapModule,
+    RewriteExpression,
+    FixInvalidEscapes,
 )
 """Every fix kind, by its `kind` name: recipes choose from these."""
 
