@@ -994,7 +994,7 @@ _VALID_ESCAPES = set("\\'\"abfnrtv01234567xNuU\n")
 
 @dataclass
 class FixInvalidEscapes(Fix):
-    """String literals with invalid escape sequences (`'\d+'`), a SyntaxWarning since Python
+    r"""String literals with invalid escape sequences (`'\d+'`), a SyntaxWarning since Python
     3.12 and an error in a later version: made raw (`r'\d+'`) when they hold no valid escape,
     else the backslash doubled; the string's value never changes. No settings."""
 
