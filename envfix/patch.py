@@ -28,7 +28,7 @@ from envfix.workspace import SAFE_GIT_ENV, STATE_DIR, Workspace, open_repo
 
 BRANCH = "envfix/patched"
 AUTHOR = git.Actor("envfix", "envfix@localhost")
-NOTEBOOK_INSTALLS = "notebook-installs"
+NOTEBOOK_SETUP = "notebook-setup"
 NOT_PATCHED = "not-patched"
 REVIEW = "check-this"
 
@@ -96,8 +96,8 @@ def patch_workspace(
     if installs is not None:
         steps.append(
             (
-                NOTEBOOK_INSTALLS,
-                "notebook install lines that would undo the lock",
+                NOTEBOOK_SETUP,
+                "notebook lines that would undo the lock or no longer work in Colab",
                 _installs_step(installs),
                 None,
             )
@@ -284,6 +284,8 @@ _CLONE_LINE = re.compile(
     r"^(\s*)!\s*git\s+clone\s+(?:\S+\s+)*?(\S+\.git|https?://\S+)(?:\s+(\S+))?\s*$"
 )
 _CD_LINE = re.compile(r"^(\s*)%cd\s+(\S+)\s*$")
+# Colab removed `%tensorflow_version` in 2023: only TensorFlow 2 is installed.
+_TF_VERSION_LINE = re.compile(r"^(\s*)%tensorflow_version\b")
 
 
 def _installs_step(installs: NotebookInstalls) -> Callable[[str, str], str]:
@@ -303,7 +305,13 @@ def _fix_install_lines(cell: str, installs: NotebookInstalls) -> str:
         pip = _PIP_LINE.match(line)
         clone = _CLONE_LINE.match(line)
         cd = _CD_LINE.match(line)
-        if pip and _undoes_lock(pip[2], installs):
+        tf_version = _TF_VERSION_LINE.match(line)
+        if tf_version:
+            out.append(
+                f"{tf_version[1]}# envfix: Colab no longer has %tensorflow_version"
+                f" (TensorFlow 2 only): {line.strip()}"
+            )
+        elif pip and _undoes_lock(pip[2], installs):
             out.append(
                 f"{pip[1]}# envfix: it would undo {installs.requirements_file}: {line.strip()}"
             )

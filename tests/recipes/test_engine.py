@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from envfix.recipes.engine import (
+    Recipe,
+    apply_to_cell,
+    applicable,
+    catalogue,
+    check_examples,
+    load_recipe,
+    notebook_imports,
+)
+from envfix.recipes.fixes import RecipeError
+
+ROOT = Path(__file__).resolve().parents[2]
+ALIASES = {
+    "id": "t", "title": "t", "library": "numpy", "gone_in": "1.24", "source": "https://x",
+    "error": "has no attribute 'float'",
+    "fix": {"kind": "rename-attribute", "names": {"numpy.float": "float"}},
+    "examples": [{"before": "import numpy as np\nx = np.float\n",
+                  "after": "import numpy as np\nx = float\n"}],
+}  # fmt: skip
+
+
+def recipe(**changes: object) -> Recipe:
+    return load_recipe({**ALIASES, **changes}, "t.yaml")
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"fix": {"kind": "nope"}}, "unknown fix kind"),
+        ({"gone_in": "not a version"}, "Invalid version"),
+        ({"error": "("}, "missing \\)"),
+        ({"examples": []}, "at least one"),
+    ],
+)
+def test_a_wrong_recipe_is_named_with_its_file(changes: dict[str, object], words: str) -> None:
+    with pytest.raises(RecipeError, match=f"t.yaml: .*{words}"):
+        recipe(**changes)
+
+
+def test_missing_fields() -> None:
+    with pytest.raises(RecipeError, match="missing title"):
+        load_recipe({k: v for k, v in ALIASES.items() if k != "title"}, "t.yaml")
+
+
+def test_applies_from_the_version_that_removed_the_api() -> None:
+    r = recipe()
+    assert r.applies_to({"numpy": "2.1.3"}, "3.13.1")
+    assert r.applies_to({"numpy": "1.24.0"}, "3.13.1")
+    assert not r.applies_to({"numpy": "1.23.5"}, "3.13.1")
+    assert not r.applies_to({}, "3.13.1")
+    py = recipe(library="python", gone_in="3.12")
+    assert py.applies_to({}, "3.12.1") and not py.applies_to({}, "3.11.9")
+    assert r.matches_error("AttributeError: module 'numpy' has no attribute 'float'")
+    assert [x.id for x in applicable([r, py], {"numpy": "2.0"}, "3.11.1")] == ["t"]
+
+
+def test_check_examples_catches_a_wrong_after() -> None:
+    wrong = recipe(examples=[{"before": "import numpy as np\nx = np.float\n",
+                              "after": "import numpy as np\nx = np.float64\n"}])  # fmt: skip
+    (problem,) = check_examples(wrong)
+    assert "expected" in problem
+    assert check_examples(recipe()) == []
+
+
+def test_cells_see_the_imports_of_other_cells_and_keep_their_magics() -> None:
+    cells = [
+        "%matplotlib inline\nimport numpy as np",
+        "!nvidia-smi\nx = np.zeros(3, dtype=np.float)\nx?",
+    ]
+    imports = notebook_imports(cells)
+    assert imports == "import numpy as np"
+    new, changes = apply_to_cell(recipe(), cells[1], imports)
+    assert new == "!nvidia-smi\nx = np.zeros(3, dtype=float)\nx?" and changes == 1
+    unchanged, changes = apply_to_cell(recipe(), "%%bash\necho np.float", imports)
+    assert changes == 0 and unchanged == "%%bash\necho np.float"
+
+
+def test_added_imports_land_in_the_cell() -> None:
+    moved = recipe(fix={"kind": "rename-attribute", "names": {"scipy.interp": "numpy.interp"}})
+    new, _ = apply_to_cell(moved, "y = scipy.interp(a, b, c)", "import scipy")
+    assert new == "import numpy\ny = numpy.interp(a, b, c)"
+
+
+def test_the_catalogue_is_large_and_every_recipe_passes_its_examples() -> None:
+    recipes = catalogue()
+    failures = {r.id: check_examples(r) for r in recipes}
+    assert {rid: p for rid, p in failures.items() if p} == {}
+    assert all(r.source.startswith("http") for r in recipes)
+    ids = [path.stem for path in (ROOT / "recipes").glob("*.yaml")]
+    assert sorted(ids) == sorted(r.id for r in recipes)  # one file per recipe, named by id
+
+
+def test_breakage_references_exist() -> None:
+    catalogue_path = ROOT.parent / "shared" / "reference" / "breakages.yaml"
+    known = {e["id"] for e in yaml.safe_load(catalogue_path.read_text())["entries"]}
+    unknown = {r.id: r.breakage for r in catalogue() if r.breakage and r.breakage not in known}
+    assert unknown == {}
+
+
+def test_recipes_list_json(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from envfix.cli import main
+
+    result = CliRunner().invoke(main, ["recipes", "list", "--json"])
+    doc = json.loads(result.stdout)
+    assert doc["schema_version"] == 1 and len(doc["recipes"]) == len(catalogue())
+    shown = CliRunner().invoke(main, ["recipes", "show", "numpy-asscalar"])
+    assert "item()" in shown.stdout
+    missing = CliRunner().invoke(main, ["recipes", "show", "nope"])
+    assert missing.exit_code == 2
+    tested = CliRunner().invoke(main, ["recipes", "test"])
+    assert tested.exit_code == 0 and "recipes pass their examples" in tested.stdout

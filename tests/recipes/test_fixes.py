@@ -1,0 +1,205 @@
+"""Each fix kind on real-looking code: aliases, from-imports, local look-alikes, comments."""
+
+from __future__ import annotations
+
+import textwrap
+import warnings
+from typing import Any
+
+import libcst as cst
+import pytest
+
+from envfix.recipes.fixes import FIX_KINDS, RecipeError, fix_for
+
+
+def fix(kind: str, settings: dict[str, Any], source: str) -> tuple[str, int]:
+    outcome = fix_for(kind, settings).apply(cst.parse_module(textwrap.dedent(source)))
+    return outcome.module.code, outcome.changes
+
+
+NUMPY_NAMES = {"names": {"numpy.float": "float", "numpy.NaN": "numpy.nan",
+                         "numpy.NINF": "-numpy.inf", "scipy.interp": "numpy.interp"}}  # fmt: skip
+
+
+def test_rename_attribute_follows_imports_not_text() -> None:
+    code, changes = fix(
+        "rename-attribute",
+        NUMPY_NAMES,
+        """\
+        import numpy as np
+        from numpy import NaN, zeros
+        x = arr.astype(np.float)  # cast
+        y = NaN + np.NINF
+        def scale(np):
+            return np.float
+        """,
+    )
+    assert code == textwrap.dedent(
+        """\
+        import numpy as np
+        from numpy import zeros
+        from numpy import nan as NaN
+        x = arr.astype(float)  # cast
+        y = NaN + -np.inf
+        def scale(np):
+            return np.float
+        """
+    )
+    assert changes == 3
+
+
+def test_rename_attribute_leaves_a_rebound_name_alone() -> None:
+    code, changes = fix(
+        "rename-attribute", NUMPY_NAMES, "import numpy as np\nnp = load()\nx = np.float\n"
+    )
+    assert changes == 0 and "np.float" in code
+
+
+def test_rename_attribute_to_another_module_adds_its_import() -> None:
+    code, _ = fix("rename-attribute", NUMPY_NAMES, "import scipy\ny = scipy.interp(a, b, c)\n")
+    assert code == "import scipy\nimport numpy\ny = numpy.interp(a, b, c)\n"
+    code, _ = fix(
+        "rename-attribute",
+        NUMPY_NAMES,
+        "import scipy\nimport numpy as np\ny = scipy.interp(a, b, c)\n",
+    )
+    assert code.endswith("y = np.interp(a, b, c)\n")
+
+
+def test_move_module_in_every_import_form() -> None:
+    code, changes = fix(
+        "move-module",
+        {"modules": {"sklearn.cross_validation": "sklearn.model_selection",
+                     "sklearn.externals.joblib": "joblib"}},
+        """\
+        import sklearn.cross_validation as cv
+        from sklearn.cross_validation import KFold, train_test_split
+        from sklearn.externals import joblib, six
+        import sklearn.externals.joblib
+        """,
+    )  # fmt: skip
+    assert code == textwrap.dedent(
+        """\
+        import sklearn.model_selection as cv
+        from sklearn.model_selection import KFold, train_test_split
+        from sklearn.externals import six
+        import joblib
+        import joblib
+        """
+    )
+    assert changes == 4
+
+
+def test_rename_keyword_values_and_drops() -> None:
+    code, _ = fix(
+        "rename-keyword",
+        {"calls": ["pandas.read_csv"], "keywords": {
+            "error_bad_lines": {"to": "on_bad_lines", "values": {"False": "'skip'"}},
+            "warn_bad_lines": {"drop": True}}},
+        "import pandas as pd\ndf = pd.read_csv(p, sep=',', error_bad_lines=False, warn_bad_lines=False)\n",
+    )  # fmt: skip
+    assert code.endswith("df = pd.read_csv(p, sep=',', on_bad_lines='skip')\n")
+
+
+def test_rename_keyword_on_methods() -> None:
+    code, changes = fix(
+        "rename-keyword",
+        {"methods": ["fit"], "keywords": {"nb_epoch": "epochs"}},
+        "model.fit(x, y, nb_epoch=10)\nother.run(nb_epoch=3)\n",
+    )
+    assert code == "model.fit(x, y, epochs=10)\nother.run(nb_epoch=3)\n" and changes == 1
+
+
+def test_add_keyword_only_when_missing() -> None:
+    settings = {"calls": ["yaml.load"], "keyword": "Loader", "value": "yaml.SafeLoader",
+                "positional": 2}  # fmt: skip
+    code, changes = fix(
+        "add-keyword",
+        settings,
+        "import yaml as y\na = y.load(f)\nb = y.load(f, Loader=y.FullLoader)\nc = y.load(f, y.BaseLoader)\n",
+    )
+    assert "a = y.load(f, Loader=y.SafeLoader)" in code and changes == 1
+
+
+def test_replace_call_parenthesizes_compound_arguments() -> None:
+    code, _ = fix("replace-call", {"calls": {"numpy.asscalar": "{0}.item()"}},
+                  "import numpy as np\nv = np.asscalar(a + b)\nw = np.asscalar(x, y)\n")  # fmt: skip
+    assert "v = (a + b).item()" in code and "np.asscalar(x, y)" in code
+
+
+def test_rename_method_needs_the_library_imported() -> None:
+    settings = {"methods": {"iteritems": "items"}, "library_module": "pandas"}
+    code, changes = fix(
+        "rename-method", settings, "import pandas as pd\nfor k, v in df.iteritems(): pass\n"
+    )
+    assert "df.items()" in code and changes == 1
+    _, changes = fix("rename-method", settings, "d = {}\nfor k, v in d.iteritems(): pass\n")
+    assert changes == 0
+
+
+def test_replace_string_argument_values_and_pattern() -> None:
+    code, _ = fix(
+        "replace-string-argument",
+        {"calls": ["gym.make"], "argument": 0, "values": {"Pendulum-v0": "Pendulum-v1"},
+         "pattern": "LunarLander-v2", "replacement": "LunarLander-v3"},
+        "import gym\na = gym.make('Pendulum-v0')\nb = gym.make(\"LunarLander-v2\", render_mode=m)\nc = gym.make(name)\n",
+    )  # fmt: skip
+    assert "gym.make('Pendulum-v1')" in code and 'gym.make("LunarLander-v3", render_mode=m)' in code
+
+
+def test_swap_module_only_when_the_old_api_is_used() -> None:
+    settings = {"module": "tensorflow", "to": "tensorflow.compat.v1",
+                "when_uses": ["Session", "placeholder"],
+                "after_imports": "{alias}.disable_v2_behavior()"}  # fmt: skip
+    code, _ = fix(
+        "swap-module", settings, "import tensorflow as tf\nx = tf.placeholder(tf.float32)\n"
+    )
+    assert code == (
+        "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\nx = tf.placeholder(tf.float32)\n"
+    )
+    again, changes = fix("swap-module", settings, code)
+    assert changes == 0 and again == code
+    untouched, changes = fix(
+        "swap-module", settings, "import tensorflow as tf\ny = tf.constant(1)\n"
+    )
+    assert changes == 0
+
+
+def test_rewrite_expression_patterns_and_statements() -> None:
+    settings = {"library_module": "pandas", "rewrites": [
+        {"pattern": "{x}.fillna({v}, inplace=True)", "replacement": "{x} = {x}.fillna({v})",
+         "statement": True},
+        {"pattern": "numpy.array({a}, copy=False)", "replacement": "numpy.asarray({a})"}]}  # fmt: skip
+    code, changes = fix(
+        "rewrite-expression",
+        settings,
+        "import pandas as pd\nimport numpy as np\ndf['a'].fillna(0, inplace=True)  # keep\n"
+        "b = np.array(x + y, copy=False)\nc = np.array(x, copy=True)\n",
+    )
+    assert "df['a'] = df['a'].fillna(0)  # keep" in code
+    assert "b = np.asarray((x + y))" in code or "b = np.asarray(x + y)" in code
+    assert "np.array(x, copy=True)" in code and changes == 2
+    _, changes = fix("rewrite-expression", settings, "df.fillna(0, inplace=True)\n")
+    assert changes == 0  # pandas is not imported there
+
+
+def test_fix_invalid_escapes_keeps_every_value() -> None:
+    source = "a = '\\d+\\.\\d+'\nb = '\\n\\d'\nc = r'\\d'\nd = b'\\w'\ne = '\\\\d'\n"
+    code, changes = fix("fix-invalid-escapes", {}, source)
+    assert code == "a = r'\\d+\\.\\d+'\nb = '\\n\\\\d'\nc = r'\\d'\nd = rb'\\w'\ne = '\\\\d'\n"
+    assert changes == 3
+    before: dict[str, object] = {}
+    after: dict[str, object] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(source, "b", "exec", dont_inherit=True), before)
+    exec(compile(code, "a", "exec"), after)
+    assert {k: before[k] for k in "abcde"} == {k: after[k] for k in "abcde"}
+
+
+def test_unknown_kind_and_bad_settings() -> None:
+    with pytest.raises(RecipeError, match="unknown fix kind"):
+        fix_for("teleport", {})
+    with pytest.raises(RecipeError):
+        fix_for("rename-attribute", {"names": "not a mapping"}).triggers()
+    assert len({k.kind for k in FIX_KINDS}) == len(FIX_KINDS)
