@@ -8,8 +8,8 @@ import yaml
 
 from envfix.recipes.engine import (
     Recipe,
-    apply_to_cell,
     applicable,
+    apply_to_cell,
     catalogue,
     check_examples,
     load_recipe,

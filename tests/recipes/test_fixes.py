@@ -17,8 +17,14 @@ def fix(kind: str, settings: dict[str, Any], source: str) -> tuple[str, int]:
     return outcome.module.code, outcome.changes
 
 
-NUMPY_NAMES = {"names": {"numpy.float": "float", "numpy.NaN": "numpy.nan",
-                         "numpy.NINF": "-numpy.inf", "scipy.interp": "numpy.interp"}}  # fmt: skip
+NUMPY_NAMES = {
+    "names": {
+        "numpy.float": "float",
+        "numpy.NaN": "numpy.nan",
+        "numpy.NINF": "-numpy.inf",
+        "scipy.interp": "numpy.interp",
+    }
+}
 
 
 def test_rename_attribute_follows_imports_not_text() -> None:
@@ -69,15 +75,19 @@ def test_rename_attribute_to_another_module_adds_its_import() -> None:
 def test_move_module_in_every_import_form() -> None:
     code, changes = fix(
         "move-module",
-        {"modules": {"sklearn.cross_validation": "sklearn.model_selection",
-                     "sklearn.externals.joblib": "joblib"}},
+        {
+            "modules": {
+                "sklearn.cross_validation": "sklearn.model_selection",
+                "sklearn.externals.joblib": "joblib",
+            }
+        },
         """\
         import sklearn.cross_validation as cv
         from sklearn.cross_validation import KFold, train_test_split
         from sklearn.externals import joblib, six
         import sklearn.externals.joblib
         """,
-    )  # fmt: skip
+    )
     assert code == textwrap.dedent(
         """\
         import sklearn.model_selection as cv
@@ -93,11 +103,15 @@ def test_move_module_in_every_import_form() -> None:
 def test_rename_keyword_values_and_drops() -> None:
     code, _ = fix(
         "rename-keyword",
-        {"calls": ["pandas.read_csv"], "keywords": {
-            "error_bad_lines": {"to": "on_bad_lines", "values": {"False": "'skip'"}},
-            "warn_bad_lines": {"drop": True}}},
+        {
+            "calls": ["pandas.read_csv"],
+            "keywords": {
+                "error_bad_lines": {"to": "on_bad_lines", "values": {"False": "'skip'"}},
+                "warn_bad_lines": {"drop": True},
+            },
+        },
         "import pandas as pd\ndf = pd.read_csv(p, sep=',', error_bad_lines=False, warn_bad_lines=False)\n",
-    )  # fmt: skip
+    )
     assert code.endswith("df = pd.read_csv(p, sep=',', on_bad_lines='skip')\n")
 
 
@@ -111,8 +125,12 @@ def test_rename_keyword_on_methods() -> None:
 
 
 def test_add_keyword_only_when_missing() -> None:
-    settings = {"calls": ["yaml.load"], "keyword": "Loader", "value": "yaml.SafeLoader",
-                "positional": 2}  # fmt: skip
+    settings = {
+        "calls": ["yaml.load"],
+        "keyword": "Loader",
+        "value": "yaml.SafeLoader",
+        "positional": 2,
+    }
     code, changes = fix(
         "add-keyword",
         settings,
@@ -122,8 +140,11 @@ def test_add_keyword_only_when_missing() -> None:
 
 
 def test_replace_call_parenthesizes_compound_arguments() -> None:
-    code, _ = fix("replace-call", {"calls": {"numpy.asscalar": "{0}.item()"}},
-                  "import numpy as np\nv = np.asscalar(a + b)\nw = np.asscalar(x, y)\n")  # fmt: skip
+    code, _ = fix(
+        "replace-call",
+        {"calls": {"numpy.asscalar": "{0}.item()"}},
+        "import numpy as np\nv = np.asscalar(a + b)\nw = np.asscalar(x, y)\n",
+    )
     assert "v = (a + b).item()" in code and "np.asscalar(x, y)" in code
 
 
@@ -140,17 +161,25 @@ def test_rename_method_needs_the_library_imported() -> None:
 def test_replace_string_argument_values_and_pattern() -> None:
     code, _ = fix(
         "replace-string-argument",
-        {"calls": ["gym.make"], "argument": 0, "values": {"Pendulum-v0": "Pendulum-v1"},
-         "pattern": "LunarLander-v2", "replacement": "LunarLander-v3"},
+        {
+            "calls": ["gym.make"],
+            "argument": 0,
+            "values": {"Pendulum-v0": "Pendulum-v1"},
+            "pattern": "LunarLander-v2",
+            "replacement": "LunarLander-v3",
+        },
         "import gym\na = gym.make('Pendulum-v0')\nb = gym.make(\"LunarLander-v2\", render_mode=m)\nc = gym.make(name)\n",
-    )  # fmt: skip
+    )
     assert "gym.make('Pendulum-v1')" in code and 'gym.make("LunarLander-v3", render_mode=m)' in code
 
 
 def test_swap_module_only_when_the_old_api_is_used() -> None:
-    settings = {"module": "tensorflow", "to": "tensorflow.compat.v1",
-                "when_uses": ["Session", "placeholder"],
-                "after_imports": "{alias}.disable_v2_behavior()"}  # fmt: skip
+    settings = {
+        "module": "tensorflow",
+        "to": "tensorflow.compat.v1",
+        "when_uses": ["Session", "placeholder"],
+        "after_imports": "{alias}.disable_v2_behavior()",
+    }
     code, _ = fix(
         "swap-module", settings, "import tensorflow as tf\nx = tf.placeholder(tf.float32)\n"
     )
@@ -159,17 +188,22 @@ def test_swap_module_only_when_the_old_api_is_used() -> None:
     )
     again, changes = fix("swap-module", settings, code)
     assert changes == 0 and again == code
-    untouched, changes = fix(
-        "swap-module", settings, "import tensorflow as tf\ny = tf.constant(1)\n"
-    )
+    _, changes = fix("swap-module", settings, "import tensorflow as tf\ny = tf.constant(1)\n")
     assert changes == 0
 
 
 def test_rewrite_expression_patterns_and_statements() -> None:
-    settings = {"library_module": "pandas", "rewrites": [
-        {"pattern": "{x}.fillna({v}, inplace=True)", "replacement": "{x} = {x}.fillna({v})",
-         "statement": True},
-        {"pattern": "numpy.array({a}, copy=False)", "replacement": "numpy.asarray({a})"}]}  # fmt: skip
+    settings = {
+        "library_module": "pandas",
+        "rewrites": [
+            {
+                "pattern": "{x}.fillna({v}, inplace=True)",
+                "replacement": "{x} = {x}.fillna({v})",
+                "statement": True,
+            },
+            {"pattern": "numpy.array({a}, copy=False)", "replacement": "numpy.asarray({a})"},
+        ],
+    }
     code, changes = fix(
         "rewrite-expression",
         settings,
