@@ -176,6 +176,10 @@ class UvResolver:
             "--annotation-style",
             "line",
             "--quiet",
+            # A pre-release only where a requirement names one: never tensorflow 2.22.0rc0
+            # as a way out of a conflict.
+            "--prerelease",
+            "explicit",
             *self.target_arguments(),
         ]
         # Never fetch a Python build to build sdists with (GitHub, slow, and not needed).
@@ -196,10 +200,13 @@ class PipCompileResolver:
 
     name = "pip-tools"
 
-    def __init__(self, runtime: Runtime, runner: Runner, python: str | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, runner: Runner, python: str | None = None, timeout: float = 300
+    ) -> None:
         self.runtime = runtime
         self.runner = runner
         self.python = python or runtime.interpreter or sys.executable
+        self.timeout = timeout
 
     def resolve(self, request: ResolveRequest, workdir: Path) -> tuple[Resolved, ...]:
         source, output = _write_inputs(request, workdir)
@@ -217,8 +224,10 @@ class PipCompileResolver:
             "--no-emit-index-url",
             "--no-emit-find-links",
             "--strip-extras",
+            "--allow-unsafe",
+            # One cache for every round of a lock, so no round downloads a wheel again.
             "--cache-dir",
-            str(workdir / "pip-cache"),
+            str(workdir.parent / "pip-cache"),
         ]
         env: dict[str, str | None] = {"PIP_DISABLE_PIP_VERSION_CHECK": "1"}
         if request.index_url:
@@ -233,7 +242,7 @@ class PipCompileResolver:
             )
         if request.offline:
             args.append("--no-index")
-        result = self.runner(args, cwd=workdir, env=env, timeout=900)
+        result = self.runner(args, cwd=workdir, env=env, timeout=self.timeout)
         if not result.ok:
             stderr = result.stderr or result.stdout
             if "No module named piptools" in stderr:
@@ -243,6 +252,27 @@ class PipCompileResolver:
                 )
             raise _failure(stderr, _names_of(request))
         return parse_output(output.read_text())
+
+
+class FallbackResolver:
+    """pip-compile first, as in Colab; uv for the same interpreter when pip-compile runs out
+    of time (its backtracking can take hours on old pins that uv settles in seconds)."""
+
+    def __init__(self, primary: PipCompileResolver, fallback: UvResolver) -> None:
+        self.primary, self.fallback = primary, fallback
+        self.name = primary.name
+        self.fell_back = False
+
+    def resolve(self, request: ResolveRequest, workdir: Path) -> tuple[Resolved, ...]:
+        if not self.fell_back:
+            try:
+                return self.primary.resolve(request, workdir)
+            except EnvironmentProblemError as exc:
+                if "did not finish within" not in exc.message:
+                    raise
+                self.fell_back = True
+                self.name = f"{self.primary.name}, then uv (pip-compile took too long)"
+        return self.fallback.resolve(request, workdir)
 
 
 def _uv_binary() -> str:
@@ -267,5 +297,6 @@ def resolver_for(
                 f"pip-compile resolves only for an interpreter on this machine, not {runtime.name}",
                 hint="use --backend uv for a bundled profile or a freeze file",
             )
-        return PipCompileResolver(runtime, runner, runtime.interpreter)
+        pip_compile = PipCompileResolver(runtime, runner, runtime.interpreter)
+        return FallbackResolver(pip_compile, UvResolver(runtime, runner))
     return UvResolver(runtime, runner)

@@ -115,7 +115,13 @@ def installed_requirements(python: str, runner: Runner) -> dict[tuple[str, str],
     return found
 
 
+_PROFILE_DEPENDENTS: dict[Runtime, Dependents] = {}
+
+
 def dependents_for(runtime: Runtime, runner: Runner) -> Dependents:
     if runtime.interpreter:
         return from_requirements(installed_requirements(runtime.interpreter, runner), runtime)
-    return from_requirements(shipped_requirements(runtime), runtime)
+    # Reading 25,000 requirement lines takes a noticeable moment: once per profile and process.
+    if runtime not in _PROFILE_DEPENDENTS:
+        _PROFILE_DEPENDENTS[runtime] = from_requirements(shipped_requirements(runtime), runtime)
+    return _PROFILE_DEPENDENTS[runtime]

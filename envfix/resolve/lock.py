@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -52,6 +52,7 @@ class CompatRule:
     """When `when` holds in the environment, each of `requires` must hold too."""
 
     id: str
+    title: str
     when_name: str
     when: SpecifierSet
     requires: tuple[tuple[str, SpecifierSet, str], ...]
@@ -64,6 +65,7 @@ def compat_rules() -> tuple[CompatRule, ...]:
     return tuple(
         CompatRule(
             rule["id"],
+            rule["title"],
             rule["when"]["name"],
             SpecifierSet(rule["when"]["specifier"]),
             tuple((r["name"], SpecifierSet(r["specifier"]), r["why"]) for r in rule["requires"]),
@@ -82,6 +84,21 @@ def compat_constraints(
         if version is not None and rule.when.contains(version, prereleases=True):
             lines.extend(f"{name}{spec}" for name, spec, _ in rule.requires)
     return lines
+
+
+def compatible_versions(
+    versions: Callable[[str], Version | None], rules: Iterable[CompatRule]
+) -> dict[str, tuple[SpecifierSet, str]]:
+    """Name -> (the versions the rules that hold for `versions` allow, why)."""
+    allowed: dict[str, tuple[SpecifierSet, str]] = {}
+    for rule in rules:
+        version = versions(rule.when_name)
+        if version is not None and rule.when.contains(version, prereleases=True):
+            for name, spec, _ in rule.requires:
+                before = allowed.get(name, (SpecifierSet(), ""))[0]
+                why = f"with {rule.when_name} {version}, {name} needs {spec} ({rule.title.lower()})"
+                allowed[name] = (before & spec, why)
+    return allowed
 
 
 @dataclass(frozen=True)
@@ -134,7 +151,15 @@ def resolve_needs(
 ) -> tuple[tuple[Change, ...], tuple[Decision, ...], tuple[Finding, ...]]:
     """Decide, resolve and compare: the changes against the runtime, the decisions, findings."""
     index, resolver, dependents = setup.index, setup.resolver, setup.dependents
-    ctx = Context(runtime, frozenset(supported_tags(runtime)), index, dependents, setup.repo_date)
+    rules = setup.rules if setup.rules is not None else compat_rules()
+    ctx = Context(
+        runtime,
+        frozenset(supported_tags(runtime)),
+        index,
+        dependents,
+        setup.repo_date,
+        compatible_versions(lambda name: public_version(runtime.version_of(name)), rules),
+    )
     imported = {need.name for need in needs if need.imported}
     decisions: dict[str, Decision] = {}
     findings: list[Finding] = []
@@ -147,7 +172,6 @@ def resolve_needs(
             decisions[need.name] = decision
     if not decisions:
         return (), (), tuple(findings)
-    rules = setup.rules if setup.rules is not None else compat_rules()
     constraints = compat_constraints(lambda name: _planned_version(name, decisions, runtime), rules)
     preferences = tuple(
         f"{d.name}=={v}"
@@ -158,14 +182,18 @@ def resolve_needs(
     accept_breaks = False
     resolved: tuple[Resolved, ...] = ()
     failure: ResolutionError | None = None
-    for round_number in range(MAX_ROUNDS):
+    # First try to change no preinstalled package at all: the runtime's versions as hard
+    # constraints (the preferences alone are soft, and a resolver prefers newer releases).
+    strict = True
+    for round_number in range(MAX_ROUNDS + 1):
         if not decisions and not protected:
             resolved, failure = (), None
             break
+        pinned = _runtime_pins(runtime, decisions) if strict else ()
         request = ResolveRequest(
             requirements=tuple(d.requirement for d in decisions.values())
             + tuple(f"{name}=={version}" for name, version in sorted(protected.items())),
-            constraints=tuple(constraints),
+            constraints=tuple(constraints) + pinned,
             preferences=preferences,
             index_url=setup.index_url,
             offline=setup.offline,
@@ -177,6 +205,9 @@ def resolve_needs(
             failure = None
         except ResolutionError as exc:
             failure = exc
+            if strict:
+                strict = False
+                continue
             loosened = _loosen(decisions, exc, runtime, imported)
             for name in loosened:
                 if name not in decisions:
@@ -219,6 +250,15 @@ def resolve_needs(
     )
     findings.extend(_change_findings(changes, index, ctx))
     return changes, tuple(decisions.values()), tuple(findings)
+
+
+def _runtime_pins(runtime: Runtime, decisions: Mapping[str, Decision]) -> tuple[str, ...]:
+    """`name==version` for every preinstalled distribution the decisions do not move."""
+    return tuple(
+        f"{d.name}=={v}"
+        for d in runtime.distributions
+        if d.name not in decisions and (v := public_version(d.version)) is not None
+    )
 
 
 def _planned_version(name: str, decisions: dict[str, Decision], runtime: Runtime) -> Version | None:

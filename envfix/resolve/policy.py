@@ -12,15 +12,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from packaging.specifiers import SpecifierSet
 from packaging.tags import Tag
 from packaging.version import InvalidVersion, Version
 
-from envfix.model import Decision, Finding, Need, Runtime
+from envfix.model import Decision, Finding, Need, RelaxCause, Runtime
 from envfix.resolve.dependents import Dependents
 from envfix.resolve.index import PackageIndex, Project
 
@@ -37,6 +37,9 @@ class Context:
     index: PackageIndex
     dependents: Dependents
     repo_date: datetime | None = None
+    compatible: Mapping[str, tuple[SpecifierSet, str]] = field(default_factory=dict)
+    """Versions the binary-compatibility rules allow (`scikit-learn>=1.4.2` under NumPy 2):
+    no choice is made outside them."""
 
 
 def public_version(version: str | None) -> Version | None:
@@ -98,7 +101,7 @@ def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
     """The resolver input for one need; None when the runtime already has what it needs."""
     runtime_version = public_version(ctx.runtime.version_of(need.name))
     if runtime_version is not None and (
-        not need.specifier or Wanted.of(need).contains(runtime_version)
+        not need.specifier or SpecifierSet(need.specifier).contains(runtime_version, True)
     ):
         return None, []
     project = ctx.index.project(need.name)
@@ -117,6 +120,8 @@ def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
         ]
     installable = _installable(project, ctx)
     wanted = Wanted.of(need, project)
+    if runtime_version is not None and wanted.alternatives and wanted.contains(runtime_version):
+        return None, []  # the repo's files disagree, and one of them admits what is there
     if runtime_version is not None:
         return _preinstalled(need, wanted, runtime_version, installable, project, ctx), []
     if not need.specifier:
@@ -128,11 +133,13 @@ def _installable(project: Project, ctx: Context) -> list[Version]:
     """Versions with a wheel for the target, or an sdist that needs no compiler; no yanked
     releases and no pre-releases."""
     python = ctx.runtime.python_version
+    compatible = ctx.compatible.get(project.name, (SpecifierSet(), ""))[0]
     return [
         v
         for v in project.versions
         if not v.is_prerelease
         and not project.yanked(v)
+        and compatible.contains(v)
         and project.how_installs(v, ctx.tags, python) in ("wheel", "sdist")
     ]
 
@@ -157,14 +164,14 @@ def _preinstalled(
     keep = f"{need.name}=={runtime_version}"
     candidates = wanted.filter(installable)
     if not candidates:
-        why = _why_not(need, wanted, project, ctx)
+        why, cause = _why_not(need, wanted, project, ctx)
         return Decision(
             need.name,
             keep,
             "runtime",
             f"{why}; kept {ctx.runtime.name}'s {runtime_version}",
             relaxed_from=_asked(need),
-            relaxed_because="no-wheel",
+            relaxed_because=cause,
         )
     best = max(candidates)
     blocked = ctx.dependents.excluding(need.name, str(best))
@@ -198,7 +205,7 @@ def _new_pinned(
         return Decision(
             need.name, requirement, "declared", need.reasons[0] + wanted.disagreement()
         ), []
-    why = _why_not(need, wanted, project, ctx)
+    why, cause = _why_not(need, wanted, project, ctx)
     if not need.imported:
         return None, [
             Finding(
@@ -217,7 +224,7 @@ def _new_pinned(
         "relaxed",
         f"{why}; {nearest} is the nearest version that does",
         relaxed_from=_asked(need),
-        relaxed_because="no-wheel",
+        relaxed_because=cause,
     ), []
 
 
@@ -233,9 +240,10 @@ def _unpinned(
         ]
         if dated:
             chosen = max(dated)
+            # A cap, not a pin: an older release may fit the runtime's versions better.
             return Decision(
                 need.name,
-                f"{need.name}=={chosen}",
+                f"{need.name}<={chosen}",
                 "date",
                 f"{need.reasons[0]}; {chosen} is the newest released by {cutoff:%Y-%m-%d}"
                 f" (the repo's last commit, {ctx.repo_date:%Y-%m-%d}, plus"
@@ -244,7 +252,7 @@ def _unpinned(
     chosen = max(installable)
     return Decision(
         need.name,
-        f"{need.name}=={chosen}",
+        f"{need.name}",
         "newest",
         f"{need.reasons[0]}; {chosen} is the newest that installs",
     ), []
@@ -263,17 +271,26 @@ def _nearest(wanted: Wanted, project: Project, installable: list[Version]) -> Ve
     return max(older) if older else None
 
 
-def _why_not(need: Need, wanted: Wanted, project: Project, ctx: Context) -> str:
+def _why_not(need: Need, wanted: Wanted, project: Project, ctx: Context) -> tuple[str, RelaxCause]:
+    """Why no version the need asks for can be used, and which kind of reason it is."""
     python = ctx.runtime.python_minor
     matching = wanted.filter(project.versions, prereleases=True)
     if not matching:
         asked = ", ".join(str(a) for a in wanted.alternatives) or str(wanted.spec)
-        return f"no release of {need.name} matches {asked}"
+        return f"no release of {need.name} matches {asked}", "no-wheel"
     tag = f"cp{python.replace('.', '')}"
-    kinds = {project.how_installs(v, ctx.tags, ctx.runtime.python_version) for v in matching}
+    how = {v: project.how_installs(v, ctx.tags, ctx.runtime.python_version) for v in matching}
+    kinds = set(how.values())
+    spec, reason = ctx.compatible.get(project.name, (SpecifierSet(), ""))
+    if reason and any(h in ("wheel", "sdist") and not spec.contains(v) for v, h in how.items()):
+        # It would install, but not work with a compiled dependency of the target.
+        return f"{_asked(need)}: {reason}", "binary-incompatible"
     if "compiled-sdist" in kinds:
-        return f"no {_asked(need)} release has a wheel for {tag} (its sdist needs a compiler)"
-    return f"no {_asked(need)} release installs on Python {python} ({tag})"
+        return (
+            f"no {_asked(need)} release has a wheel for {tag} (its sdist needs a compiler)",
+            "no-wheel",
+        )
+    return f"no {_asked(need)} release installs on Python {python} ({tag})", "no-wheel"
 
 
 def _nothing_installs(need: Need, ctx: Context) -> Finding:

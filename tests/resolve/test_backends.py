@@ -5,6 +5,7 @@ import pytest
 from envfix.errors import NetworkError
 from envfix.model import InstalledDistribution, Runtime
 from envfix.resolve.backends import (
+    FallbackResolver,
     PipCompileResolver,
     ResolutionError,
     Resolved,
@@ -78,7 +79,8 @@ def test_uv_target_arguments() -> None:
 
 def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
     live = Runtime("live", "3.11.7", (), (InstalledDistribution("x", "1"),), interpreter="/py")
-    assert isinstance(resolver_for(live, default_runner, live_python="/py"), PipCompileResolver)
+    chosen = resolver_for(live, default_runner, live_python="/py")
+    assert isinstance(chosen, FallbackResolver) and isinstance(chosen.primary, PipCompileResolver)
     assert isinstance(resolver_for(load_profile("colab"), default_runner), UvResolver)
     assert isinstance(resolver_for(live, default_runner, "uv", live_python="/py"), UvResolver)
     with pytest.raises(Exception, match="pip-compile resolves only"):

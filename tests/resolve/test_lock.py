@@ -111,6 +111,7 @@ PREINSTALLED = {
 PREINSTALLED_REQUIRES = {("hub", "1.0"): ["tqdm>=4.42.1"], ("tboard", "1.0"): ["protobuf>=5"]}
 NUMPY2 = CompatRule(
     "numpy2-abi",
+    "Built against NumPy 1.x",
     "numpy",
     SpecifierSet(">=2"),
     (("scikit-learn", SpecifierSet(">=1.4.2"), "built against NumPy 2"),),
@@ -261,7 +262,10 @@ def test_numpy2_binary_constraint(index: FakeIndex, tmp_path: Path) -> None:
     assert by_name(lock)["scikit-learn"] == ("add", None, "1.6.1")
     (relaxed,) = lock.relaxed
     assert relaxed.relaxed_from == "scikit-learn==1.2.2"
-    assert relaxed.relaxed_because == "conflict"
+    assert relaxed.relaxed_because == "binary-incompatible"
+    assert (
+        "with numpy 2.1.3, scikit-learn needs >=1.4.2 (built against numpy 1.x)" in relaxed.reason
+    )
 
 
 def test_unpinned_new_package_follows_the_repo_date(index: FakeIndex, tmp_path: Path) -> None:
