@@ -225,8 +225,9 @@ class Runtime:
 
 ChangeKind = Literal["add", "upgrade", "downgrade", "keep"]
 PinRule = Literal["declared", "runtime", "relaxed", "date", "newest", "dependency", "url"]
-RelaxCause = Literal["no-wheel", "breaks-preinstalled", "conflict"]
+RelaxCause = Literal["no-wheel", "binary-incompatible", "breaks-preinstalled", "conflict"]
 """Why a pin was relaxed: nothing matching installs on the target's Python and platform;
+the versions asked for do not work with a compiled dependency of the target (NumPy 2);
 honouring it would break a preinstalled package; the resolver found it impossible with the
 rest."""
 

@@ -22,7 +22,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from envfix.errors import BadInputError
 from envfix.model import Finding, Location, Patch, PatchResult
-from envfix.recipes.engine import Recipe, apply_to_cell, apply_to_source, notebook_imports
+from envfix.recipes.engine import Recipe, apply_to_notebook, apply_to_source
 from envfix.scanner.inventory import GENERATED_FILES, walk_repo
 from envfix.workspace import SAFE_GIT_ENV, STATE_DIR, Workspace, open_repo
 
@@ -102,17 +102,21 @@ def patch_workspace(
                 None,
             )
         )
-    for step_id, title, step, recipe in steps:
-        changed: list[str] = []
-        count = 0
-        for rel, text in files.texts.items():
+    # Each file goes through every step in turn, so that a file that no step changes is
+    # parsed once; the texts after each step are kept to make one commit per step.
+    after_step: dict[int, dict[str, str]] = {}
+    for rel, text in original.items():
+        for index, (_, _, step, _) in enumerate(steps):
             new = step(rel, text)
             if new != text:
-                files.texts[rel] = new
-                changed.append(rel)
-                count += 1
-        if not changed:
+                after_step.setdefault(index, {})[rel] = text = new
+    for index, (step_id, title, _, recipe) in enumerate(steps):
+        changed_texts = after_step.get(index)
+        if not changed_texts:
             continue
+        files.texts.update(changed_texts)
+        changed = list(changed_texts)
+        count = len(changed)
         commit = None if dry_run else _commit(repo, workspace, files, changed, step_id, title)
         patches.append(
             Patch(
@@ -238,27 +242,25 @@ def _diff(before: Mapping[str, str], after: Mapping[str, str]) -> str:
 def _recipe_step(recipe: Recipe) -> Callable[[str, str], str]:
     def step(rel: str, text: str) -> str:
         if rel.endswith(".ipynb"):
-            return _each_cell(text, lambda cell, imports: apply_to_cell(recipe, cell, imports)[0])
+            return _cells(text, lambda cells: apply_to_notebook(recipe, cells)[0])
         return apply_to_source(recipe, text)[0]
 
     return step
 
 
-def _each_cell(text: str, change: Callable[[str, str], str]) -> str:
-    """The notebook with `change` applied to each code cell's source; outputs, metadata and
-    ids untouched, and the JSON written as the file had it (indent, key order)."""
+def _cells(text: str, change: Callable[[list[str]], list[str]]) -> str:
+    """The notebook with `change` applied to its code cells' sources (all at once, in
+    order); outputs, metadata and ids untouched, and the JSON written as the file had it
+    (indent, key order)."""
     try:
         doc = json.loads(text)
-        cells = doc["cells"]
+        cells = [c for c in doc["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"]
     except (ValueError, KeyError, TypeError):
         return text
-    sources = [
-        (c, _cell_text(c)) for c in cells if isinstance(c, dict) and c.get("cell_type") == "code"
-    ]
-    imports = notebook_imports(source for _, source in sources)
+    sources = [_cell_text(c) for c in cells]
+    new_sources = change(sources)
     changed = False
-    for cell, source in sources:
-        new = change(source, imports)
+    for cell, source, new in zip(cells, sources, new_sources, strict=True):
         if new != source:
             cell["source"] = (
                 new.splitlines(keepends=True) if isinstance(cell["source"], list) else new
@@ -292,7 +294,7 @@ def _installs_step(installs: NotebookInstalls) -> Callable[[str, str], str]:
     def step(rel: str, text: str) -> str:
         if not rel.endswith(".ipynb"):
             return text
-        return _each_cell(text, lambda cell, _imports: _fix_install_lines(cell, installs))
+        return _cells(text, lambda cells: [_fix_install_lines(cell, installs) for cell in cells])
 
     return step
 

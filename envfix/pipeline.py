@@ -178,8 +178,18 @@ def _suggest(
         )
         return locking.lock_inventory(inventory, other, setup)
 
-    candidates = (runtimes.load_profile(name) for name in runtimes.profile_names())
-    return locking.suggest_runtime(result, runtime, candidates, lock_for)
+    return locking.suggest_runtime(result, runtime, _past_runtimes(runtime), lock_for)
+
+
+def _past_runtimes(runtime: Runtime) -> list[Runtime]:
+    """The newest bundled profile of each other Python version, of the same CPU/GPU kind:
+    what a past runtime could offer is mostly another Python."""
+    chosen: dict[str, Runtime] = {}
+    for name in runtimes.profile_names():
+        other = runtimes.load_profile(name)
+        if other.accelerator == runtime.accelerator and other.python_minor != runtime.python_minor:
+            chosen.setdefault(other.python_minor, other)
+    return list(chosen.values())
 
 
 def clone(

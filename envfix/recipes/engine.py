@@ -9,6 +9,7 @@ requirements the fix adds, and examples. See `recipes/README.md` for the format.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -54,8 +55,9 @@ class Recipe:
     """The entry of the breakage catalogue it comes from."""
     path: str = field(default="", compare=False)
 
-    def triggers(self) -> tuple[str, ...]:
-        return tuple(word for fix in self.fixes for word in fix.triggers())
+    def could_change(self, text: str) -> bool:
+        """A cheap look at the text: False when no fix can change it (no parse needed)."""
+        return any(all(mentions_any(text, group) for group in fix.needs()) for fix in self.fixes)
 
     def applies_to(self, versions: Mapping[str, str], python_version: str) -> bool:
         """Whether the target has the library at a version without the old API."""
@@ -150,17 +152,26 @@ def apply_to_source(recipe: Recipe, source: str) -> tuple[str, int]:
 
     Source that does not parse (Python 2, a syntax error) is returned unchanged.
     """
-    if not mentions_any(source, recipe.triggers()):
+    if not recipe.could_change(source):
         return source, 0
-    try:
-        module = cst.parse_module(source)
-    except (cst.ParserSyntaxError, RecursionError):
+    module = parse(source)
+    if module is None:
         return source, 0
     changes = 0
     for fix in recipe.fixes:
-        outcome = fix.apply(module)
+        outcome = fix.run(module)
         module, changes = outcome.module, changes + outcome.changes
     return (module.code, changes) if changes else (source, 0)
+
+
+@functools.lru_cache(maxsize=256)
+def parse(source: str) -> cst.Module | None:
+    """The source parsed once for every recipe that looks at it; None when it is not
+    Python 3. (A module is immutable: sharing it between recipes is safe.)"""
+    try:
+        return cst.parse_module(source)
+    except (cst.ParserSyntaxError, RecursionError):
+        return None
 
 
 # Lines that are IPython, not Python: kept aside while a cell is rewritten.
@@ -213,10 +224,43 @@ def notebook_imports(cells: Iterable[str]) -> str:
     return "\n".join(dict.fromkeys(found))
 
 
+def _cell_marker(index: int) -> str:
+    return f"__envfix_cell_{index}__ = None"
+
+
+def apply_to_notebook(recipe: Recipe, cells: list[str]) -> tuple[list[str], int]:
+    """The code cells with the recipe applied, read as one program: the kernel runs them in
+    one namespace, so an import in one cell names things in the others."""
+    hidden = [_hide_ipython(cell) for cell in cells]
+    python = [h[0] if h is not None else "" for h in hidden]
+    combined = "\n".join(f"{_cell_marker(i)}\n{text}" for i, text in enumerate(python)) + "\n"
+    if parse(combined) is None:
+        # A cell that does not parse (Python 2, a typo) spoils the whole: cell by cell then.
+        imports = notebook_imports(cells)
+        results = [apply_to_cell(recipe, cell, imports) for cell in cells]
+        return [text for text, _ in results], sum(n for _, n in results)
+    rewritten, changes = apply_to_source(recipe, combined)
+    if not changes:
+        return cells, 0
+    pieces = re.split(r"^__envfix_cell_(\d+)__ = None\n", rewritten, flags=re.MULTILINE)
+    out = list(cells)
+    preamble = pieces[0]  # what a fix put before the first cell (rare: an import)
+    for index_text, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        index = int(index_text)
+        text = body[:-1] if body.endswith("\n") else body
+        if index == 0 and preamble.strip():
+            text = preamble + text
+        kept = hidden[index]
+        if kept is None or text == python[index]:
+            continue
+        out[index] = _restore_ipython(text, kept[1])
+    return out, changes
+
+
 def apply_to_cell(recipe: Recipe, cell: str, imports: str) -> tuple[str, int]:
-    """A notebook cell with the recipe applied. `imports` are the notebook's import lines,
+    """One notebook cell with the recipe applied. `imports` are the notebook's import lines,
     put before the cell while it is rewritten so names resolve as in the running kernel."""
-    if not mentions_any(cell, recipe.triggers()):
+    if not recipe.could_change(f"{imports}\n{cell}"):
         return cell, 0
     hidden = _hide_ipython(cell)
     if hidden is None:
@@ -229,12 +273,10 @@ def apply_to_cell(recipe: Recipe, cell: str, imports: str) -> tuple[str, int]:
     header, _, body = rewritten.partition(_SENTINEL + "\n")
     if not body and not rewritten.endswith(_SENTINEL + "\n"):
         return cell, 0
-    # Imports a fix added land after the header's last import: they belong to the cell.
-    added = [
-        line
-        for line in header.split("\n")
-        if line and line not in imports.split("\n") and re.match(r"^(?:import|from)\s", line)
-    ]
+    # Imports a fix added come after the header's imports: they belong to this cell. (A
+    # rewritten header import is not one of them: the header only grew by the added ones.)
+    grown = len(header.rstrip("\n").split("\n")) - len(imports.split("\n")) if imports else 0
+    added = header.rstrip("\n").split("\n")[-grown:] if grown > 0 else []
     body = "\n".join([*added, body]) if added else body
     return _restore_ipython(body, kept), changes
 

@@ -6,8 +6,9 @@ survive, and matches what names really refer to through the imports (`import num
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -18,6 +19,8 @@ from libcst.metadata import (
     QualifiedNameProvider,
     QualifiedNameSource,
 )
+
+from envfix.scanner.names import bundled_import_map, stdlib_modules
 
 BUILTINS = frozenset(
     {
@@ -84,8 +87,8 @@ def dotted(node: cst.BaseExpression) -> str | None:
 
 
 def module_aliases(module: cst.Module) -> dict[str, str]:
-    """Module path -> the local name the file uses for it (`numpy` -> `np`), from the
-    top-level `import x` / `import x as y` statements."""
+    """Dotted path -> the local name the file uses for it (`numpy` -> `np`, and for
+    `from scipy import signal`, `scipy.signal` -> `signal`), from top-level imports."""
     aliases: dict[str, str] = {}
     for stmt in module.body:
         if not isinstance(stmt, cst.SimpleStatementLine):
@@ -94,13 +97,120 @@ def module_aliases(module: cst.Module) -> dict[str, str]:
             if isinstance(small, cst.Import):
                 for alias in small.names:
                     name = dotted(alias.name)
-                    if name is None:
-                        continue
-                    if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                        aliases.setdefault(name, alias.asname.name.value)
-                    else:
-                        aliases.setdefault(name, name)
+                    if name is not None:
+                        aliases.setdefault(name, alias.evaluated_alias or name)
+            elif (
+                isinstance(small, cst.ImportFrom)
+                and small.module is not None
+                and not small.relative
+                and not isinstance(small.names, cst.ImportStar)
+                and (base := dotted(small.module))
+            ):
+                for alias in small.names:
+                    name = dotted(alias.name)
+                    if name is not None:
+                        aliases.setdefault(f"{base}.{name}", alias.evaluated_alias or name)
     return aliases
+
+
+def refers_below(module: cst.Module, path: str) -> bool:
+    """Does code outside the imports use a name below the module `path` through an import of
+    one of its parents (`collections.abc.Iterable` after `import collections`)?"""
+    aliases = module_aliases(module)
+    if path in aliases:
+        return False
+    full_names = {local: full for full, local in aliases.items()}
+    found = False
+
+    class Look(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+            return False
+
+        def visit_Attribute(self, node: cst.Attribute) -> bool:
+            nonlocal found
+            name = dotted(node)
+            if name is None:
+                return True
+            head, _, rest = name.partition(".")
+            if head in full_names:
+                found = found or f"{full_names[head]}.{rest}".startswith(f"{path}.")
+            return False
+
+    module.visit(Look())
+    return found
+
+
+def prune_imports(module: cst.Module, gone: set[str]) -> cst.Module:
+    """Remove imports of `gone` names (and of what is below them) that nothing uses now."""
+    if not gone:
+        return module
+    used = _used_names(module)
+    return module.visit(_Pruner(gone, used))
+
+
+def _used_names(module: cst.Module) -> set[str]:
+    used: set[str] = set()
+
+    class Collect(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> bool:
+            return False
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+            return False
+
+        def visit_Name(self, node: cst.Name) -> None:
+            used.add(node.value)
+
+    module.visit(Collect())
+    return used
+
+
+class _Pruner(cst.CSTTransformer):
+    def __init__(self, gone: set[str], used: set[str]) -> None:
+        super().__init__()
+        self.gone, self.used = gone, used
+
+    def _unused(self, path: str, local: str) -> bool:
+        hit = any(path == g or path.startswith(f"{g}.") for g in self.gone)
+        return hit and local.partition(".")[0] not in self.used
+
+    def leave_Import(
+        self, original: cst.Import, updated: cst.Import
+    ) -> cst.Import | cst.RemovalSentinel:
+        kept = [
+            a
+            for a in updated.names
+            if not self._unused(dotted(a.name) or "", a.evaluated_alias or dotted(a.name) or "")
+        ]
+        if len(kept) == len(updated.names):
+            return updated
+        if not kept:
+            return cst.RemovalSentinel.REMOVE
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=kept)
+
+    def leave_ImportFrom(
+        self, original: cst.ImportFrom, updated: cst.ImportFrom
+    ) -> cst.ImportFrom | cst.RemovalSentinel:
+        if updated.module is None or updated.relative or isinstance(updated.names, cst.ImportStar):
+            return updated
+        base = dotted(updated.module) or ""
+        kept = [
+            a
+            for a in updated.names
+            if not self._unused(
+                f"{base}.{dotted(a.name)}", a.evaluated_alias or dotted(a.name) or ""
+            )
+        ]
+        if len(kept) == len(updated.names):
+            return updated
+        if not kept:
+            return cst.RemovalSentinel.REMOVE
+        kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        return updated.with_changes(names=kept)
 
 
 def expression(text: str) -> cst.BaseExpression:
@@ -115,15 +225,22 @@ def small_statement(text: str) -> cst.BaseSmallStatement:
 
 
 class ImportAdder:
-    """Adds `import x` lines after the last top-level import, once each."""
+    """Adds `import x` lines after the first run of top-level imports, once each. With
+    `auto` off (a recipe that lists its `imports` itself) it adds nothing on its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, auto: bool = True) -> None:
         self.wanted: list[str] = []
+        self.auto = auto
 
     def need(self, module_path: str) -> str:
-        if module_path not in self.wanted:
+        if self.auto and module_path not in self.wanted:
             self.wanted.append(module_path)
         return module_path
+
+    def require(self, module_path: str) -> None:
+        """Add this import whatever `auto` says (a recipe's own `imports`)."""
+        if module_path not in self.wanted:
+            self.wanted.append(module_path)
 
     def apply(self, module: cst.Module) -> cst.Module:
         if not self.wanted:
@@ -140,14 +257,20 @@ class ImportAdder:
 
 
 def _after_imports(body: Sequence[cst.BaseStatement]) -> int:
-    position = 0
+    """Where new imports go: after the first run of import statements (in a notebook, that
+    is in the first cell that imports, before any cell can use them), else after the
+    docstring."""
+    position = 1 if body and _is_docstring(body[0]) else 0
+    seen = False
     for index, stmt in enumerate(body):
-        if isinstance(stmt, cst.SimpleStatementLine) and any(
+        is_import = isinstance(stmt, cst.SimpleStatementLine) and any(
             isinstance(s, cst.Import | cst.ImportFrom) for s in stmt.body
-        ):
+        )
+        if is_import:
+            seen = True
             position = index + 1
-        elif index == 0 and _is_docstring(stmt):
-            position = 1
+        elif seen:
+            break
     return position
 
 
@@ -167,15 +290,14 @@ def reference(path: str, aliases: Mapping[str, str], adder: ImportAdder) -> str:
     for length in range(len(parts) - 1, 0, -1):
         module = ".".join(parts[:length])
         if module in aliases:
-            if length < len(parts) - 1:
-                # `collections.abc.Mapping` through `import collections`: the submodule
-                # must be imported itself to be an attribute of its parent.
-                adder.need(".".join(parts[:-1]))
+            # Reached through an imported parent (`np.random.rand`). Where a submodule must
+            # be imported itself (`collections.abc`), the recipe says so in `imports`.
             return ".".join([aliases[module], *parts[length:]])
     if len(parts) == 1:
         return path
-    module = ".".join(parts[:-1])
-    adder.need(module)
+    # Everything but the last name is taken for the module (`sklearn.datasets`); where it
+    # is not one (`scipy.stats.norm.pdf`), the recipe lists its `imports` instead.
+    adder.need(".".join(parts[:-1]))
     return path
 
 
@@ -183,11 +305,18 @@ _PATH = re.compile(r"\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b")
 
 
 def render(template: str, aliases: Mapping[str, str], adder: ImportAdder) -> str:
-    """A target written with full module paths (`-numpy.inf`), as this file refers to them."""
-    return _PATH.sub(
-        lambda m: m[0] if m[0].startswith("__envfix_") else reference(m[0], aliases, adder),
-        template,
-    )
+    """A target written with full module paths (`-numpy.inf`), as this file refers to them;
+    dotted names that do not start with a module (`p.argmax()` in a lambda) stay as they are."""
+
+    def one(m: re.Match[str]) -> str:
+        text = m[0]
+        if text.startswith("__envfix_") or not (
+            text in aliases or text.partition(".")[0] in aliases or is_module_top(text)
+        ):
+            return text
+        return reference(text, aliases, adder)
+
+    return _PATH.sub(one, template)
 
 
 # --- the kinds ----------------------------------------------------------------------------
@@ -195,17 +324,54 @@ def render(template: str, aliases: Mapping[str, str], adder: ImportAdder) -> str
 
 @dataclass
 class Fix:
-    """Base of the fix kinds: settings from the recipe, and `apply` on one module."""
+    """Base of the fix kinds: settings from the recipe, and `apply` on one module.
+
+    Every kind also takes `drop_imports` (modules or names whose imports go once unused,
+    such as `pipes` after `pipes.quote` became `shlex.quote`) and `imports` (submodules to
+    import where the changed code reaches them through their parent, such as
+    `collections.Iterable` -> `collections.abc.Iterable`: `collections.abc` is not always an
+    attribute of `collections` until something imports it)."""
 
     kind: ClassVar[str] = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def triggers(self) -> tuple[str, ...]:
-        """Words that must appear in a file for this fix to possibly change it."""
+        """Words of which one must appear in a file for this fix to possibly change it."""
         raise NotImplementedError
+
+    def modules(self) -> tuple[str, ...]:
+        """Top-level packages of which one must be named in a file for this fix to apply;
+        empty when the fix does not depend on an import."""
+        return ()
+
+    def needs(self) -> list[tuple[str, ...]]:
+        """Groups of words: a file can only change when it has a word of every group."""
+        return [group for group in (self.triggers(), self.modules()) if group]
+
+    def gone(self) -> set[str]:
+        """Dotted names the fix rewrites away: their imports go once nothing uses them."""
+        return {str(name) for name in self.settings.get("drop_imports", ())}
 
     def apply(self, module: cst.Module) -> Outcome:
         raise NotImplementedError
+
+    def run(self, module: cst.Module) -> Outcome:
+        """`apply`, then the imports it made unneeded removed and the ones it needs added."""
+        outcome = self.apply(module)
+        if not outcome.changes:
+            return outcome
+        adder = ImportAdder()
+        module = prune_imports(outcome.module, self.gone())
+        for path in self.settings.get("imports", ()):
+            if refers_below(module, str(path)):
+                adder.require(str(path))
+        outcome.module = adder.apply(module)
+        return outcome
+
+    def adder(self) -> ImportAdder:
+        """The import adder for this fix's own rewriting: automatic unless the recipe lists
+        its `imports`."""
+        return ImportAdder(auto="imports" not in self.settings)
 
     def setting(self, key: str, kind: type, default: Any = None) -> Any:
         value = self.settings.get(key, default)
@@ -246,8 +412,21 @@ class _Rewriter(cst.CSTTransformer):
 
 
 def _run(module: cst.Module, rewriter: _Rewriter) -> Outcome:
-    new = MetadataWrapper(module, unsafe_skip_copy=True).visit(rewriter)
+    new = metadata_wrapper(module).visit(rewriter)
     return Outcome(new, rewriter.changes)
+
+
+_LAST_WRAPPER: list[MetadataWrapper] = []
+
+
+def metadata_wrapper(module: cst.Module) -> MetadataWrapper:
+    """The module with its name resolution, kept for the next fix of the same unchanged
+    module: resolving names costs as much as parsing, and most fixes change nothing."""
+    if _LAST_WRAPPER and _LAST_WRAPPER[0].module is module:
+        return _LAST_WRAPPER[0]
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    _LAST_WRAPPER[:] = [wrapper]
+    return wrapper
 
 
 @dataclass
@@ -265,8 +444,11 @@ class RenameAttribute(Fix):
     def triggers(self) -> tuple[str, ...]:
         return tuple(old.rsplit(".", 1)[-1] for old in self.names())
 
+    def modules(self) -> tuple[str, ...]:
+        return _tops(self.names())
+
     def apply(self, module: cst.Module) -> Outcome:
-        adder = ImportAdder()
+        adder = self.adder()
         rewriter = _RenameAttributes(self.names(), module_aliases(module), adder)
         outcome = _run(module, rewriter)
         outcome.module = adder.apply(outcome.module)
@@ -280,6 +462,9 @@ class _RenameAttributes(_Rewriter):
         self.aliases = aliases
         self.adder = adder
         self.in_import = 0
+        # Resolving a name through the imports is costly: only names that could be one.
+        self.last_names = {old.rpartition(".")[2] for old in names}
+        self.local_names = set(self.last_names)
 
     def visit_Import(self, node: cst.Import) -> bool:
         self.in_import += 1
@@ -290,6 +475,8 @@ class _RenameAttributes(_Rewriter):
         return updated
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        if not isinstance(node.names, cst.ImportStar):
+            self.local_names.update(a.evaluated_alias for a in node.names if a.evaluated_alias)
         return False
 
     def leave_ImportFrom(
@@ -327,7 +514,7 @@ class _RenameAttributes(_Rewriter):
     def leave_Attribute(
         self, original: cst.Attribute, updated: cst.Attribute
     ) -> cst.BaseExpression:
-        if self.in_import:
+        if self.in_import or original.attr.value not in self.last_names:
             return updated
         name = self.imported(original)
         target = self.names.get(name or "")
@@ -337,7 +524,7 @@ class _RenameAttributes(_Rewriter):
         return self._replacement(name, target, updated.value)
 
     def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
-        if self.in_import:
+        if self.in_import or original.value not in self.local_names:
             return updated
         name = self.imported(original)
         target = self.names.get(name or "")
@@ -358,6 +545,10 @@ class _RenameAttributes(_Rewriter):
         return expression(reference(target, self.aliases, self.adder))
 
 
+def _tops(names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(str(name).partition(".")[0] for name in names))
+
+
 def _is_plain_path(text: str) -> bool:
     return re.fullmatch(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", text) is not None
 
@@ -369,20 +560,42 @@ class MoveModule(Fix):
 
     kind: ClassVar[str] = "move-module"
 
-    def modules(self) -> dict[str, str]:
+    def moves(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.setting("modules", dict).items()}
 
     def triggers(self) -> tuple[str, ...]:
-        return tuple(old.rsplit(".", 1)[-1] for old in self.modules())
+        return tuple(old.rsplit(".", 1)[-1] for old in self.moves())
+
+    def modules(self) -> tuple[str, ...]:
+        return _tops(self.moves())
 
     def apply(self, module: cst.Module) -> Outcome:
-        return _run(module, _MoveModules(self.modules()))
+        return _run(module, _MoveModules(self.moves()))
 
 
 class _MoveModules(_Rewriter):
     def __init__(self, modules: dict[str, str]) -> None:
         super().__init__()
         self.modules = modules
+        self.in_import = 0
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        self.in_import += 1
+        return True
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        self.in_import += 1
+        return True
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        # `imp.reload` after `import imp` became `import importlib`: the module's own name
+        # changed with it (with `import imp as x`, the name `x` stays and nothing changes).
+        if self.in_import or original.value not in self.modules:
+            return updated
+        if self.imported(original) != original.value:
+            return updated
+        self.changes += 1
+        return expression(self.modules[original.value])
 
     def _moved(self, path: str) -> str | None:
         for old, new in self.modules.items():
@@ -391,6 +604,7 @@ class _MoveModules(_Rewriter):
         return None
 
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
+        self.in_import -= 1
         names = []
         for alias in updated.names:
             path = dotted(alias.name)
@@ -405,6 +619,7 @@ class _MoveModules(_Rewriter):
     def leave_ImportFrom(
         self, original: cst.ImportFrom, updated: cst.ImportFrom
     ) -> cst.BaseSmallStatement | cst.FlattenSentinel[cst.BaseSmallStatement] | cst.RemovalSentinel:
+        self.in_import -= 1
         module = dotted(original.module) if original.module and not original.relative else None
         if module is None:
             return updated
@@ -444,8 +659,10 @@ class _MoveModules(_Rewriter):
     ) -> cst.BaseExpression:
         # `sklearn.cross_validation.KFold` used through `import sklearn.cross_validation`.
         text = dotted(original)
+        if text is None or not any(old in text for old in self.modules):
+            return updated
         name = self.imported(original)
-        if text is None or name is None or text != name:
+        if name is None or text != name:
             return updated
         moved = self._moved(name)
         if moved is None or self._moved(name.rpartition(".")[0]) is not None:
@@ -459,13 +676,24 @@ class RenameKeyword(Fix):
     """Keyword arguments renamed, given new values, or dropped, in calls of named callables
     (`calls`, full dotted names) or of methods of any object (`methods`, bare names).
 
-    `keywords: {old: new}` or `{old: {to: new, values: {old_value: new_value}, drop: true}}`;
-    a keyword mapped to itself with `values` changes only the value (`criterion='mse'`)."""
+    `keywords: {old: new}` or `{old: {to: new, values: {old_value: new_value}, otherwise:
+    template, drop: true}}`; a keyword mapped to itself with `values` changes only the value
+    (`criterion='mse'`). `otherwise` rewrites a value not in `values` (a variable) through a
+    template such as `"-1 if {value} else None"`; without it such a value is left alone."""
 
     kind: ClassVar[str] = "rename-keyword"
 
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(k) for k in self.setting("keywords", dict))
+
+    def needs(self) -> list[tuple[str, ...]]:
+        calls = [str(c) for c in self.settings.get("calls", [])]
+        names = tuple(c.rsplit(".", 1)[-1] for c in calls)
+        names += tuple(str(m) for m in self.settings.get("methods", []))
+        library = self.settings.get("library_module")
+        modules = _tops(calls) if calls and not self.settings.get("methods") else ()
+        modules += (str(library).partition(".")[0],) if library else ()
+        return [group for group in (self.triggers(), names, modules) if group]
 
     def rules(self) -> dict[str, dict[str, Any]]:
         rules = {}
@@ -487,6 +715,8 @@ class _RenameKeywords(_Rewriter):
         self.calls, self.methods, self.rules = calls, methods, rules
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not any(a.keyword and a.keyword.value in self.rules for a in original.args):
+            return updated
         if not _call_matches(original.func, self.calls, self.methods, self.imported):
             return updated
         args: list[cst.Arg] = []
@@ -503,9 +733,24 @@ class _RenameKeywords(_Rewriter):
             values = {str(k): str(v) for k, v in (rule.get("values") or {}).items()}
             new_value = arg.value
             code = cst.Module([]).code_for_node(arg.value)
+            otherwise = rule.get("otherwise")
             if code in values:
                 new_value = expression(values[code])
+            elif otherwise:
+                # A value the recipe does not know (a variable): the recipe says how the new
+                # keyword reads it, e.g. "-1 if {value} else None".
+                new_value = expression(str(otherwise).format(value=_operand(arg.value)))
+            elif values:
+                # Without such a template the meaning of an unknown value under the new
+                # keyword is unknown, so the argument stays as it is.
+                args.append(arg)
+                continue
             new_keyword = str(rule.get("to", keyword))
+            if new_keyword != keyword and any(
+                a.keyword and a.keyword.value == new_keyword for a in updated.args
+            ):
+                args.append(arg)  # the new keyword is given already: leave both to the user
+                continue
             if new_keyword != keyword or new_value is not arg.value:
                 changed = True
                 arg = arg.with_changes(keyword=cst.Name(new_keyword), value=new_value)
@@ -513,9 +758,34 @@ class _RenameKeywords(_Rewriter):
         if not changed:
             return updated
         self.changes += 1
-        if args:
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if args and len(args) < len(updated.args):
+            # An argument went: the new last one must not keep a comma it had before.
+            args[-1] = args[-1].with_changes(comma=updated.args[-1].comma)
         return updated.with_changes(args=args)
+
+
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.BaseNumber, cst.BaseString)
+
+
+def _operand(node: cst.BaseExpression) -> str:
+    """The code of `node`, in parentheses unless it is an atom that binds tighter than any
+    operator a template puts around it."""
+    code = cst.Module([]).code_for_node(node)
+    return code if isinstance(node, _ATOMS) or node.lpar else f"({code})"
+
+
+def _last_name(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None
+
+
+def _calls_named(node: cst.BaseExpression, names: Iterable[str]) -> bool:
+    """Cheap look before resolving imports: does the called name end like one of `names`?"""
+    last = _last_name(node)
+    return last is not None and any(n.rpartition(".")[2] == last for n in names)
 
 
 def _call_matches(
@@ -537,8 +807,11 @@ class AddKeyword(Fix):
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", list))
 
+    def modules(self) -> tuple[str, ...]:
+        return _tops(str(c) for c in self.setting("calls", list))
+
     def apply(self, module: cst.Module) -> Outcome:
-        adder = ImportAdder()
+        adder = self.adder()
         rewriter = _AddKeyword(
             {str(c) for c in self.setting("calls", list)},
             self.setting("keyword", str),
@@ -556,6 +829,8 @@ class _AddKeyword(_Rewriter):
         self.calls, self.keyword, self.value, self.positional = calls, keyword, value, positional
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not _calls_named(original.func, self.calls):
+            return updated
         if self.imported(original.func) not in self.calls:
             return updated
         if any(a.keyword and a.keyword.value == self.keyword for a in updated.args):
@@ -592,8 +867,14 @@ class ReplaceCall(Fix):
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", dict))
 
+    def modules(self) -> tuple[str, ...]:
+        return _tops(str(c) for c in self.setting("calls", dict))
+
+    def gone(self) -> set[str]:
+        return super().gone() | {str(c) for c in self.setting("calls", dict)}
+
     def apply(self, module: cst.Module) -> Outcome:
-        adder = ImportAdder()
+        adder = self.adder()
         templates = {str(k): str(v) for k, v in self.setting("calls", dict).items()}
         rewriter = _ReplaceCalls(templates, module_aliases(module), adder)
         outcome = _run(module, rewriter)
@@ -607,6 +888,8 @@ class _ReplaceCalls(_Rewriter):
         self.templates, self.aliases, self.adder = templates, aliases, adder
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        if not _calls_named(original.func, self.templates):
+            return updated
         template = self.templates.get(self.imported(original.func) or "")
         if template is None:
             return updated
@@ -616,15 +899,40 @@ class _ReplaceCalls(_Rewriter):
         wanted = {int(i) for i in re.findall(r"\{(\d+)\}", template)}
         if len(code) != len(wanted) or any(i >= len(code) for i in wanted):
             return updated
-        pieces = {
-            str(i): f"({text})" if _needs_parens(updated.args[i].value) else text
-            for i, text in enumerate(code)
-        }
-        text = re.sub(
-            r"\{(\d+)\}", lambda m: pieces[m[1]], render(template, self.aliases, self.adder)
+        nodes = {str(i): arg.value for i, arg in enumerate(updated.args)}
+        text = fill_template(
+            render(template, self.aliases, self.adder), r"\{(\d+)\}", lambda name: nodes[name]
         )
         self.changes += 1
         return expression(text)
+
+
+def fill_template(template: str, placeholder: str, node_for: Callable[[str], cst.CSTNode]) -> str:
+    """The template with each placeholder replaced by its node's source, in parentheses only
+    where the surrounding code binds tighter (`(a + b).item()`, `-(a - b)`), not as an
+    argument (`np.sort(a + b, axis=0)`)."""
+    out: list[str] = []
+    position = 0
+    for m in re.finditer(placeholder, template):
+        node = node_for(m[1])
+        code = cst.Module([]).code_for_node(node)
+        if isinstance(node, cst.BaseExpression) and node.lpar:
+            out.append(template[position : m.start()] + code)  # parenthesized already
+            position = m.end()
+            continue
+        before = template[: m.start()].rstrip()
+        after = template[m.end() :].lstrip()
+        tight = (
+            after[:1] in (".", "[", "(")
+            or before[-1:] in ("-", "+", "~", "*", "/", "%", "@")
+            or after[:1] in ("*", "/", "%", "@", "+", "-")
+            or after.startswith(("if", "for"))
+        )
+        if tight and isinstance(node, cst.BaseExpression) and _needs_parens(node):
+            code = f"({code})"
+        out.append(template[position : m.start()] + code)
+        position = m.end()
+    return "".join(out) + template[position:]
 
 
 def _needs_parens(node: cst.BaseExpression) -> bool:
@@ -653,6 +961,9 @@ class RenameMethod(Fix):
 
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(m) for m in self.setting("methods", dict))
+
+    def modules(self) -> tuple[str, ...]:
+        return (self.setting("library_module", str).partition(".")[0],)
 
     def apply(self, module: cst.Module) -> Outcome:
         library = self.setting("library_module", str)
@@ -694,6 +1005,8 @@ def _all_imported_modules(module: cst.Module) -> set[str]:
         def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
             if node.module is not None and not node.relative and (name := dotted(node.module)):
                 found.add(name)
+                if not isinstance(node.names, cst.ImportStar):
+                    found.update(f"{name}.{n}" for alias in node.names if (n := dotted(alias.name)))
 
     module.visit(Collect())
     return found
@@ -710,6 +1023,9 @@ class ReplaceStringArgument(Fix):
 
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(c).rsplit(".", 1)[-1] for c in self.setting("calls", list))
+
+    def modules(self) -> tuple[str, ...]:
+        return _tops(str(c) for c in self.setting("calls", list))
 
     def apply(self, module: cst.Module) -> Outcome:
         values = {str(k): str(v) for k, v in (self.settings.get("values") or {}).items()}
@@ -739,6 +1055,8 @@ class _ReplaceStrings(_Rewriter):
         self.calls, self.position, self.values, self.regex = calls, position, values, regex
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not _calls_named(original.func, self.calls):
+            return updated
         if self.imported(original.func) not in self.calls:
             return updated
         positional = [i for i, a in enumerate(updated.args) if a.keyword is None and not a.star]
@@ -776,12 +1094,15 @@ class SwapModule(Fix):
     def triggers(self) -> tuple[str, ...]:
         return tuple(str(a) for a in self.setting("when_uses", list))
 
+    def modules(self) -> tuple[str, ...]:
+        return (self.setting("module", str).partition(".")[0],)
+
     def apply(self, module: cst.Module) -> Outcome:
         old = self.setting("module", str)
         new = self.setting("to", str)
         uses = {f"{old}.{a}" for a in self.setting("when_uses", list)}
         finder = _UsesAny(uses)
-        MetadataWrapper(module, unsafe_skip_copy=True).visit(finder)
+        metadata_wrapper(module).visit(finder)
         if not finder.found:
             return Outcome(module)
         swapper = _SwapImport(old, new)
@@ -813,6 +1134,8 @@ class _UsesAny(cst.CSTVisitor):
         self.found = False
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self.found or not any(n.rpartition(".")[2] == node.attr.value for n in self.names):
+            return
         name = imported_name(self.get_metadata(QualifiedNameProvider, node, None))
         if name is not None and any(name == n or name.startswith(n + ".") for n in self.names):
             self.found = True
@@ -891,16 +1214,38 @@ class RewriteExpression(Fix):
             except cst.ParserSyntaxError as exc:
                 raise RecipeError(f"rewrite-expression: pattern does not parse: {exc}") from exc
             if isinstance(node, cst.Expr):
-                node = node.value
+                node = node.value  # an expression statement matches by its expression
             rules.append(_Rule(node, str(entry["replacement"]), bool(entry.get("statement"))))
         return rules
 
     def triggers(self) -> tuple[str, ...]:
+        """Per pattern, its most telling word: the longest name after a dot (the function or
+        method it is about: `in1d`, `fillna`), else its longest name."""
         words = []
         for entry in self.setting("rewrites", list):
-            names = re.findall(r"[A-Za-z_]\w*", _PLACEHOLDER.sub("", str(entry["pattern"])))
-            words.append(max(names, key=len) if names else "")
-        return tuple(w for w in words if w) or ("",)
+            pattern = _PLACEHOLDER.sub("", str(entry["pattern"]))
+            attributes = re.findall(r"\.([A-Za-z_]\w*)", pattern)
+            names = attributes or re.findall(r"[A-Za-z_]\w*", pattern)
+            if names:
+                words.append(max(names, key=len))
+        return tuple(words) or ("",)
+
+    def _pattern_names(self) -> list[str]:
+        names = []
+        for entry in self.setting("rewrites", list):
+            pattern = _PLACEHOLDER.sub("", str(entry["pattern"]))
+            names += re.findall(r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", pattern)
+        return names
+
+    def modules(self) -> tuple[str, ...]:
+        library = self.settings.get("library_module")
+        if library:
+            return (str(library).partition(".")[0],)
+        names = self._pattern_names()
+        return _tops(names) if names else ()
+
+    def gone(self) -> set[str]:
+        return super().gone() | set(self._pattern_names())
 
     def apply(self, module: cst.Module) -> Outcome:
         library = self.settings.get("library_module")
@@ -909,7 +1254,7 @@ class RewriteExpression(Fix):
             for path in _all_imported_modules(module)
         ):
             return Outcome(module)
-        adder = ImportAdder()
+        adder = self.adder()
         rewriter = _Rewrites(self.rules(), module_aliases(module), adder)
         outcome = _run(module, rewriter)
         outcome.module = adder.apply(outcome.module)
@@ -923,14 +1268,32 @@ class _Rewrites(_Rewriter):
 
     def on_leave(self, original: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         updated = super().on_leave(original, updated_node)
-        if isinstance(original, cst.Expr) and isinstance(updated, cst.Expr):
+        if isinstance(original, cst.BaseSmallStatement) and isinstance(
+            updated, cst.BaseSmallStatement
+        ):
             for rule in self.rules:
-                if rule.statement and (found := self._match(rule.pattern, original.value)):
+                if not rule.statement:
+                    continue
+                statement = isinstance(rule.pattern, cst.BaseSmallStatement)
+                if (
+                    not statement
+                    and isinstance(original, cst.Expr)
+                    and isinstance(updated, cst.Expr)
+                ):
+                    found = self._match(rule.pattern, original.value, updated.value)
+                elif statement:
+                    found = self._match(rule.pattern, original, updated)
+                else:
+                    found = None
+                if found is not None:
                     self.changes += 1
                     return small_statement(self._fill(rule.replacement, found))
         if isinstance(original, cst.BaseExpression) and isinstance(updated, cst.BaseExpression):
             for rule in self.rules:
-                if not rule.statement and (found := self._match(rule.pattern, original)):
+                if (
+                    not rule.statement
+                    and (found := self._match(rule.pattern, original, updated)) is not None
+                ):
                     self.changes += 1
                     return expression(self._fill(rule.replacement, found)).with_changes(
                         lpar=updated.lpar, rpar=updated.rpar
@@ -938,48 +1301,113 @@ class _Rewrites(_Rewriter):
         return updated
 
     def _fill(self, template: str, bindings: dict[str, cst.CSTNode]) -> str:
-        code = {name: _code(node, parens=True) for name, node in bindings.items()}
         rendered = render(
             _PLACEHOLDER.sub(lambda m: f"__envfix_{m[1]}__", template), self.aliases, self.adder
         )
-        return re.sub(r"__envfix_(\w+)__", lambda m: code[m[1]], rendered)
+        return fill_template(rendered, r"__envfix_(\w+)__", lambda name: bindings[name])
 
-    def _match(self, pattern: cst.CSTNode, node: cst.CSTNode) -> dict[str, cst.CSTNode] | None:
+    def _match(
+        self, pattern: cst.CSTNode, original: cst.CSTNode, updated: cst.CSTNode
+    ) -> dict[str, cst.CSTNode] | None:
+        """Bindings of the pattern's placeholders, or None. The pattern is checked against
+        the original tree (which names resolve in), the placeholders bound to the updated
+        one, so that a rewrite inside a bound part is kept."""
         bindings: dict[str, cst.CSTNode] = {}
-        return bindings if self._same(pattern, node, bindings) else None
+        return bindings if self._same(pattern, original, updated, bindings) else None
 
-    def _same(self, pattern: Any, node: Any, bindings: dict[str, cst.CSTNode]) -> bool:
+    def _same(self, pattern: Any, node: Any, new: Any, bindings: dict[str, cst.CSTNode]) -> bool:
+        if isinstance(pattern, Sequence) and not isinstance(pattern, str):
+            # A list in one tree is a tuple in another (a call an earlier fix rebuilt).
+            if not isinstance(node, Sequence) or isinstance(node, str) or len(pattern) != len(node):
+                return False
+            news = new if isinstance(new, Sequence) and len(new) == len(node) else node
+            return all(
+                self._same(p, n, u, bindings) for p, n, u in zip(pattern, node, news, strict=True)
+            )
         if isinstance(pattern, cst.Name) and (m := _PLACEHOLDER_NAME.match(pattern.value)):
             if not isinstance(node, cst.BaseExpression):
                 return False
+            bound = new if isinstance(new, cst.BaseExpression) else node
             if m[1] in bindings:
-                return _code(bindings[m[1]]) == _code(node)
-            bindings[m[1]] = node
+                return _code(bindings[m[1]]) == _code(bound)
+            bindings[m[1]] = bound
             return True
         if isinstance(pattern, cst.Attribute | cst.Name) and _is_module_path(pattern):
-            wanted = dotted(pattern)
-            return isinstance(node, cst.Attribute | cst.Name) and self.imported(node) == wanted
+            if not isinstance(node, cst.Attribute | cst.Name) or _last_name(node) != _last_name(
+                pattern
+            ):
+                return False
+            return self.imported(node) == dotted(pattern)
         if type(pattern) is not type(node):
             return False
         if isinstance(pattern, cst.CSTNode):
+            same_shape = type(new) is type(node)
             for name in pattern.__dataclass_fields__:
                 if name in _SKIPPED_FIELDS or name.startswith("whitespace"):
                     continue
-                if not self._same(getattr(pattern, name), getattr(node, name), bindings):
+                child_new = getattr(new, name) if same_shape else getattr(node, name)
+                if not self._same(getattr(pattern, name), getattr(node, name), child_new, bindings):
                     return False
             return True
-        if isinstance(pattern, Sequence) and not isinstance(pattern, str):
-            return len(pattern) == len(node) and all(
-                self._same(p, n, bindings) for p, n in zip(pattern, node, strict=True)
-            )
         return bool(pattern == node)
 
 
 def _is_module_path(node: cst.Attribute | cst.Name) -> bool:
-    """A dotted name in a pattern that starts with a real name (not a placeholder) and has a
-    module part: `numpy.array`. A bare `x` or `{df}.drop` is not one."""
+    """A dotted name in a pattern that starts with a module (`numpy.array`), not with a
+    placeholder (`{df}.drop`) or a local name (`loss.data`)."""
     text = dotted(node)
-    return text is not None and "." in text and "__envfix_" not in text
+    return text is not None and "." in text and "__envfix_" not in text and is_module_top(text)
+
+
+def is_module_top(path: str) -> bool:
+    """Whether a dotted name starts with an importable package (the standard library's or
+    one the import map knows), not a local variable such as a lambda's `p`."""
+    top = path.partition(".")[0]
+    return top in stdlib_modules("3.13") or bundled_import_map().lookup(top) is not None
+
+
+@dataclass
+class Prologue(Fix):
+    """Lines that must run before the code imports a library: a setting such as
+    `os.environ["TF_USE_LEGACY_KERAS"] = "1"` before TensorFlow is imported. They go at the
+    top of a file, or of a notebook's first code cell, once. Settings: `lines`,
+    `when_imports` (modules; the prologue is added only where one of them is imported)."""
+
+    kind: ClassVar[str] = "prologue"
+
+    def lines(self) -> list[str]:
+        return [str(line) for line in self.setting("lines", list)]
+
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(str(m).rpartition(".")[2] for m in self.setting("when_imports", list))
+
+    def modules(self) -> tuple[str, ...]:
+        return _tops(str(m) for m in self.setting("when_imports", list))
+
+    def apply(self, module: cst.Module) -> Outcome:
+        wanted = [str(m) for m in self.setting("when_imports", list)]
+        imported = _all_imported_modules(module)
+        if not any(p == w or p.startswith(f"{w}.") for p in imported for w in wanted):
+            return Outcome(module)
+        body = list(module.body)
+        position = 1 if body and _is_docstring(body[0]) else 0
+        while position < len(body) and _is_future_import(body[position]):
+            position += 1
+        lines = self.lines()
+        top = [
+            cst.Module([]).code_for_node(s).strip() for s in body[position : position + len(lines)]
+        ]
+        if top == [line.strip() for line in lines]:
+            return Outcome(module)  # there already, first thing
+        new = [cst.parse_statement(line + "\n") for line in lines]
+        return Outcome(module.with_changes(body=[*body[:position], *new, *body[position:]]), 1)
+
+
+def _is_future_import(stmt: cst.BaseStatement) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and any(
+        isinstance(s, cst.ImportFrom) and s.module is not None and dotted(s.module) == "__future__"
+        for s in stmt.body
+    )
 
 
 def _code(node: cst.CSTNode, parens: bool = False) -> str:
@@ -1044,6 +1472,7 @@ FIX_KINDS: tuple[type[Fix], ...] = (
     SwapModule,
     RewriteExpression,
     FixInvalidEscapes,
+    Prologue,
 )
 """Every fix kind, by its `kind` name: recipes choose from these."""
 
@@ -1057,4 +1486,16 @@ def fix_for(kind: str, settings: Mapping[str, Any]) -> Fix:
 
 
 def mentions_any(text: str, words: Iterable[str]) -> bool:
-    return any(word in text for word in words)
+    """Whether the text has one of the words as a whole word (`imp`, not `import`)."""
+    return _words_pattern(tuple(words)).search(text) is not None
+
+
+@functools.lru_cache(maxsize=4096)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    def bounded(word: str) -> str:
+        start = r"(?<!\w)" if word[:1].isalnum() or word[:1] == "_" else ""
+        end = r"(?!\w)" if word[-1:].isalnum() or word[-1:] == "_" else ""
+        return f"{start}{re.escape(word)}{end}"
+
+    ordered = sorted(set(words), key=len, reverse=True)
+    return re.compile("|".join(bounded(w) for w in ordered if w) or r"(?!)")

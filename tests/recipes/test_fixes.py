@@ -115,6 +115,56 @@ def test_rename_keyword_values_and_drops() -> None:
     assert code.endswith("df = pd.read_csv(p, sep=',', on_bad_lines='skip')\n")
 
 
+def test_rename_keyword_otherwise_template_for_unknown_values() -> None:
+    settings = {
+        "calls": ["skimage.filters.gaussian"],
+        "keywords": {
+            "multichannel": {
+                "to": "channel_axis",
+                "values": {"True": "-1"},
+                "otherwise": "-1 if {value} else None",
+            }
+        },
+    }
+    code, changes = fix(
+        "rename-keyword",
+        settings,
+        """\
+        from skimage.filters import gaussian
+        a = gaussian(x, multichannel=True)
+        b = gaussian(x, multichannel=cfg.rgb)
+        c = gaussian(x, multichannel=rgb or gray)
+        """,
+    )
+    assert changes == 3
+    assert "a = gaussian(x, channel_axis=-1)" in code
+    assert "b = gaussian(x, channel_axis=-1 if cfg.rgb else None)" in code
+    assert "c = gaussian(x, channel_axis=-1 if (rgb or gray) else None)" in code
+
+
+def test_recipe_imports_a_submodule_only_where_reached_through_its_parent() -> None:
+    settings = {
+        "names": {"collections.Mapping": "collections.abc.Mapping"},
+        "imports": ["collections.abc"],
+    }
+
+    def run(source: str) -> str:
+        module = cst.parse_module(textwrap.dedent(source))
+        return fix_for("rename-attribute", settings).run(module).module.code
+
+    through_parent = run("import collections\nok = isinstance(d, collections.Mapping)\n")
+    assert through_parent == (
+        "import collections\nimport collections.abc\nok = isinstance(d, collections.abc.Mapping)\n"
+    )
+    from_import = run("from collections import Mapping\nok = isinstance(d, Mapping)\n")
+    assert "import collections.abc" not in from_import
+    assert "from collections.abc import Mapping" in from_import
+    already = run("import collections\nimport collections.abc\nx = collections.Mapping\n")
+    assert already.count("import collections.abc") == 1
+    untouched = run("import collections\nx = collections.OrderedDict()\n")
+    assert "collections.abc" not in untouched
+
+
 def test_rename_keyword_on_methods() -> None:
     code, changes = fix(
         "rename-keyword",
