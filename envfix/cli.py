@@ -19,7 +19,9 @@ from typing import Any, TypeVar
 import click
 
 from envfix import __version__, pipeline, render, serialize
-from envfix.errors import EXIT_INTERNAL, BadInputError, EnvfixError
+from envfix.errors import EXIT_BLOCKED, EXIT_INTERNAL, BadInputError, EnvfixError
+from envfix.execute.notebook import Limits
+from envfix.model import RunResult
 from envfix.recipes.engine import catalogue, check_examples, recipe
 from envfix.runtime import load_profile, profile_names
 
@@ -93,6 +95,61 @@ offline_option = click.option(
 )
 
 
+def run_options(func: F) -> F:
+    """The options of the run stage, shared by `run` and `clone`."""
+    options = [
+        click.option(
+            "--notebook",
+            metavar="PATH",
+            help="The notebook (or .py script) to run, relative to the repo."
+            " Default: the one the README links, else one named like a demo.",
+        ),
+        click.option(
+            "--cell-timeout",
+            type=float,
+            default=600,
+            show_default=True,
+            help="Seconds one cell (or a script) may run.",
+        ),
+        click.option(
+            "--timeout",
+            "total_timeout",
+            type=float,
+            default=3600,
+            show_default=True,
+            help="Seconds the whole notebook may run.",
+        ),
+        click.option(
+            "--smoke",
+            is_flag=True,
+            help="For training notebooks: a cell still running at its time limit, after every"
+            " earlier cell passed, counts as 'started' (use with a short --cell-timeout).",
+        ),
+        click.option(
+            "--max-rounds",
+            type=click.IntRange(1, 20),
+            default=6,
+            show_default=True,
+            help="Runs at most, each after a repair.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _run_options(
+    notebook: str | None, cell_timeout: float, total_timeout: float, smoke: bool, max_rounds: int
+) -> pipeline.RunOptions:
+    limits = Limits(cell=cell_timeout, total=total_timeout, smoke=smoke)
+    return pipeline.RunOptions(notebook=notebook, limits=limits, max_rounds=max_rounds)
+
+
+def _exit_for_outcome(run: RunResult | None) -> None:
+    if run is not None and run.outcome == "blocked":
+        sys.exit(EXIT_BLOCKED)
+
+
 def _lock_options(
     backend: str | None, index_url: str | None, offline: bool
 ) -> pipeline.LockOptions:
@@ -115,6 +172,10 @@ def main() -> None:
 @click.argument("dest", required=False, type=click.Path(path_type=Path))
 @click.option("--ref", help="Branch, tag or commit to check out (default: the default branch).")
 @click.option("--full", is_flag=True, help="Clone the whole history (default: shallow).")
+@click.option(
+    "--no-run", is_flag=True, help="Stop after the patch stage: install and execute nothing."
+)
+@run_options
 @target_option
 @backend_option
 @index_option
@@ -126,14 +187,25 @@ def clone(
     dest: Path | None,
     ref: str | None,
     full: bool,
+    no_run: bool,
+    notebook: str | None,
+    cell_timeout: float,
+    total_timeout: float,
+    smoke: bool,
+    max_rounds: int,
     target: str | None,
     backend: str | None,
     index_url: str | None,
     offline: bool,
     json_output: bool,
 ) -> None:
-    """Clone REPO (URL, owner/name, browser URL or folder) into DEST and fix it up."""
+    """Clone REPO (URL, owner/name, browser URL or folder) into DEST and make it run:
+    scan, lock, patch, install, run the baseline notebook and repair what fails.
+
+    Outside Colab the code runs in a virtual environment under the clone (.envfix/venv)
+    unless --target names an interpreter or 'live'."""
     status, say = _progress(json_output)
+    run = None if no_run else _run_options(notebook, cell_timeout, total_timeout, smoke, max_rounds)
     with status:
         result = pipeline.clone(
             repo,
@@ -142,6 +214,7 @@ def clone(
             target=target,
             shallow=not full,
             lock_options=_lock_options(backend, index_url, offline),
+            run=run,
             progress=say,
         )
     if json_output:
@@ -155,6 +228,51 @@ def clone(
         if result.error.hint:
             click.echo(f"hint: {result.error.hint}", err=True)
         sys.exit(result.error.exit_code)
+    _exit_for_outcome(result.run)
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@run_options
+@target_option
+@backend_option
+@index_option
+@offline_option
+@json_option
+@_handle_errors
+def run(
+    path: Path,
+    notebook: str | None,
+    cell_timeout: float,
+    total_timeout: float,
+    smoke: bool,
+    max_rounds: int,
+    target: str | None,
+    backend: str | None,
+    index_url: str | None,
+    offline: bool,
+    json_output: bool,
+) -> None:
+    """Install the lock, run the baseline notebook (or script) and repair what fails.
+
+    Outside Colab the code runs in a virtual environment under the repo (.envfix/venv)
+    unless --target names an interpreter or 'live'. Exits 3 when the code stays blocked."""
+    status, say = _progress(json_output)
+    with status:
+        result = pipeline.run(
+            path,
+            target=target,
+            options=_run_options(notebook, cell_timeout, total_timeout, smoke, max_rounds),
+            lock_options=pipeline.LockOptions(
+                backend=backend, index_url=index_url, offline=offline, suggest=False
+            ),
+            progress=say,
+        )
+    if json_output:
+        _emit_json("run", serialize.run_result(result))
+    else:
+        render.make_console().print(render.run_summary(result, Path(path)))
+    _exit_for_outcome(result)
 
 
 @main.command()

@@ -69,6 +69,14 @@ class NetworkError(EnvironmentProblemError):
     """A host could not be reached."""
 
 
+class ProgramTimeoutError(EnvironmentProblemError):
+    """A program envfix ran did not finish within its time limit."""
+
+
+class NothingToRunError(BadInputError):
+    """The repo has no notebook, and no script its README shows how to run."""
+
+
 class ToolMissingError(EnvironmentProblemError):
     """A program envfix needs (git, uv, pip-compile, a Python) is not installed."""
 

@@ -337,3 +337,121 @@ class PatchResult:
     @property
     def requires(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(r for p in self.patches for r in p.requires))
+
+
+EntryKind = Literal["notebook", "script"]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What to run to prove the code works: the baseline notebook, or a script and its
+    arguments, and why it was chosen."""
+
+    kind: EntryKind
+    path: str
+    """Relative to the workspace root."""
+    reason: str
+    args: tuple[str, ...] = ()
+    candidates: tuple[str, ...] = ()
+    """The other notebooks or scripts that could have been chosen."""
+
+
+OutcomeStatus = Literal["runs", "started", "blocked"]
+
+FailureClass = Literal[
+    "missing-module",
+    "removed-api",
+    "binary-incompatible",
+    "version-conflict",
+    "needs-gpu",
+    "needs-network",
+    "needs-data",
+    "needs-colab",
+    "python2-syntax",
+    "timeout",
+    "kernel-died",
+    "repo-bug",
+]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The first error of a run, classified."""
+
+    kind: FailureClass
+    ename: str
+    evalue: str
+    traceback: str
+    """The traceback as text, ANSI colour codes removed."""
+    location: Location | None = None
+    """The failing cell (counted from 1) or the script's failing line."""
+    module: str | None = None
+    """For a missing module: the module that could not be imported."""
+    recipe: str | None = None
+    """The recipe whose error pattern matches, when one does."""
+    package: str | None = None
+    """The installed distribution in whose code the error was raised, when known."""
+    explanation: str = ""
+    suspects: tuple[str, ...] = ()
+    """Modules the error points at, most likely first: the library that raised it, those
+    the failing line uses, the module an AttributeError names."""
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One run of the entry from the start."""
+
+    status: OutcomeStatus
+    entry: Entry
+    cells_total: int
+    """Code cells in the notebook (0 for a script)."""
+    cells_passed: int
+    seconds: float
+    failure: Failure | None = None
+    executed_path: str | None = None
+    """The executed notebook, with its outputs, under `.envfix/executed/`."""
+
+
+@dataclass(frozen=True)
+class InstallReport:
+    """What installing the lock into the target did, and what `pip check` and pipdeptree
+    say about the environment afterwards."""
+
+    python: str
+    installed: tuple[str, ...]
+    """Requirement lines given to pip (`name==version`)."""
+    conflicts: tuple[str, ...]
+    seconds: float
+    added_kernel: bool = False
+
+
+@dataclass(frozen=True)
+class Round:
+    """One round of the repair loop: the run, and what was changed because of it."""
+
+    number: int
+    execution: Execution
+    install: InstallReport | None
+    actions: tuple[str, ...]
+    """What was changed after this round's run ("added requirement tqdm", "applied recipe
+    numpy-aliases"); empty for the last round."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The run stage's result: the rounds and the honest outcome of the last one."""
+
+    environment: str
+    """Which environment the run proved ("the Colab runtime", "the virtual environment
+    .envfix/venv", "the interpreter /usr/bin/python3")."""
+    python: str
+    entry: Entry
+    rounds: tuple[Round, ...]
+
+    @property
+    def final(self) -> Execution:
+        return self.rounds[-1].execution
+
+    @property
+    def outcome(self) -> OutcomeStatus:
+        return self.final.status

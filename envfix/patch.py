@@ -74,14 +74,16 @@ def patch_workspace(
     *,
     unreadable: Iterable[str] = (),
     dry_run: bool = False,
+    allow_untracked: bool = False,
 ) -> PatchResult:
     """Apply `recipes` (already chosen for the target) to the workspace's code.
 
     `unreadable` are the files the scan could not parse (Python 2, syntax errors): they are
-    reported as not patched.
+    reported as not patched. `allow_untracked` lets new files that are not committed stay
+    (what a run of the notebook wrote: checkpoints, logs), since no patch touches them.
     """
     repo = _repo(workspace)
-    _refuse_dirty(repo)
+    _refuse_dirty(repo, allow_untracked)
     base = repo.head.commit.hexsha if repo.head.is_valid() else None
     if not dry_run:
         _checkout_branch(repo)
@@ -169,8 +171,9 @@ def _repo(workspace: Workspace) -> git.Repo:
         ) from exc
 
 
-def _refuse_dirty(repo: git.Repo) -> None:
-    status = repo.git.status("--porcelain", "--untracked-files=all")
+def _refuse_dirty(repo: git.Repo, allow_untracked: bool = False) -> None:
+    untracked = "--untracked-files=" + ("no" if allow_untracked else "all")
+    status = repo.git.status("--porcelain", untracked)
     dirty = []
     for line in status.splitlines():
         path = line[3:].strip().strip('"')

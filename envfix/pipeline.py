@@ -1,4 +1,4 @@
-"""The pipeline, in one place: clone -> scan -> lock -> patch (-> run -> report).
+"""The pipeline, in one place: clone -> scan -> lock -> patch -> install/run/repair.
 
 Each public function here is one command of the CLI and one function of the library API.
 They return values and raise `envfix.errors` exceptions; they never print or exit.
@@ -6,20 +6,42 @@ They return values and raise `envfix.errors` exceptions; they never print or exi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import functools
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from envfix import install as installing
 from envfix import runtime as runtimes
 from envfix import serialize
 from envfix import workspace as workspaces
 from envfix._version import __version__
 from envfix.errors import BadInputError, EnvfixError
-from envfix.model import DeclaredRequirement, Inventory, Location, Lock, PatchResult, Runtime
-from envfix.patch import NotebookInstalls, commit_generated, patch_workspace
+from envfix.execute.choose import choose_entry
+from envfix.execute.classify import EXPLANATIONS, classify
+from envfix.execute.notebook import Limits, RawFailure, RawRun, run_notebook, run_script
+from envfix.model import (
+    DeclaredRequirement,
+    Entry,
+    Failure,
+    FailureClass,
+    InstallReport,
+    Inventory,
+    Location,
+    Lock,
+    PatchResult,
+    RunResult,
+    Runtime,
+)
+from envfix.patch import DirtyWorkTreeError, NotebookInstalls, commit_generated, patch_workspace
 from envfix.recipes.engine import applicable, catalogue
+from envfix.recipes.engine import recipe as recipe_by_id
+from envfix.repair import RepairSteps, repair_loop
 from envfix.resolve import lock as locking
 from envfix.resolve.backends import resolver_for
 from envfix.resolve.dependents import dependents_for
@@ -28,6 +50,7 @@ from envfix.resolve.plan import plan
 from envfix.runner import Runner, default_runner
 from envfix.scanner.imports import SYNTAX_ERROR
 from envfix.scanner.inventory import scan as scan_stage
+from envfix.scanner.names import NameResolver
 from envfix.workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -52,6 +75,7 @@ class CloneResult:
     inventory: Inventory
     lock: Lock | None = None
     patch: PatchResult | None = None
+    run: RunResult | None = None
     error: StageError | None = None
 
 
@@ -66,6 +90,16 @@ class LockOptions:
     offline: bool = False
     suggest: bool = True
     """Try the past Colab runtimes when the target needs large changes."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run and for how long."""
+
+    notebook: str | None = None
+    """A notebook or script to run instead of the one envfix would choose."""
+    limits: Limits = field(default_factory=Limits)
+    max_rounds: int = 6
 
 
 def load_runtime(target: str | None = None, *, runner: Runner = default_runner) -> Runtime:
@@ -200,32 +234,57 @@ def clone(
     target: str | Runtime | None = None,
     shallow: bool = True,
     lock_options: LockOptions | None = None,
+    run: RunOptions | None = None,
     progress: Progress | None = None,
     runner: Runner = default_runner,
 ) -> CloneResult:
-    """Clone `repo` (URL, owner/name, browser URL or local folder) and run every stage on it."""
+    """Clone `repo` (URL, owner/name, browser URL or local folder) and run every stage on it:
+    scan, lock, patch, then install, run and repair (`run=None` stops after the patch)."""
     say = progress or (lambda _message: None)
     source = workspaces.parse_source(repo, ref)
     # The target is checked before anything is cloned, so a typo costs nothing.
-    runtime = target if isinstance(target, Runtime) else load_runtime(target, runner=runner)
+    if run is not None:
+        check_can_run(target, runner)  # the runtime itself may be a venv not made yet
+    else:
+        runtime = target if isinstance(target, Runtime) else load_runtime(target, runner=runner)
     workspace = workspaces.clone(
         source, Path(dest) if dest is not None else None, shallow=shallow, progress=say
     )
+    environment = ""
+    if run is not None:
+        try:
+            runtime, environment = execution_runtime(target, workspace, say, runner)
+        except EnvfixError as exc:
+            runtime = load_runtime(None, runner=runner)
+            error = StageError("install", exc.message, exc.hint, exc.exit_code)
+            inventory = scan_stage(workspace.path, runtime)
+            return CloneResult(workspace, runtime, inventory, error=error)
     say("scanning imports and requirements")
     inventory = scan_stage(workspace.path, runtime)
     options = lock_options or LockOptions()
     stage = "lock"
+    locked: Lock | None = None
+    patched: PatchResult | None = None
     try:
         locked = _lock_stage(workspace, runtime, inventory, options, say, runner)
         stage = "patch"
         patched, locked = _patch_stage(
             workspace, runtime, inventory, locked, options, False, say, runner
         )
+        if run is None:
+            return CloneResult(workspace, runtime, inventory, lock=locked, patch=patched)
+        stage = "run"
+        requested = run.notebook or (
+            str(workspace.root / workspace.notebook) if workspace.notebook else None
+        )
+        entry = choose_entry(workspace.path, requested)
+        result = _run_stage(
+            workspace, runtime, environment, inventory, locked, entry, run, options, say, runner
+        )
     except EnvfixError as exc:
         error = StageError(stage, exc.message, exc.hint, exc.exit_code)
-        lock_done = locked if stage == "patch" else None
-        return CloneResult(workspace, runtime, inventory, lock=lock_done, error=error)
-    return CloneResult(workspace, runtime, inventory, lock=locked, patch=patched)
+        return CloneResult(workspace, runtime, inventory, locked, patched, error=error)
+    return CloneResult(workspace, runtime, inventory, locked, patched, run=result)
 
 
 def patch(
@@ -300,3 +359,272 @@ def _patch_stage(
 
 def _recipe_of(result: PatchResult, requirement: str) -> str:
     return next(p.recipe for p in result.patches if requirement in p.requires)
+
+
+# --- install, run and repair --------------------------------------------------------------
+
+
+def check_can_run(target: str | Runtime | None, runner: Runner = default_runner) -> None:
+    """Refuse, before any work, a target that cannot execute code here: a bundled Colab
+    profile or a freeze file describes a machine, and outside Colab that machine is not
+    this one."""
+    if isinstance(target, Runtime):
+        runtime = target
+    elif target is None or target == runtimes.LIVE:
+        return
+    else:
+        runtime = load_runtime(target, runner=runner)
+    if runtime.interpreter is None and not runtimes.in_colab():
+        raise BadInputError(
+            f"cannot run code on '{runtime.name}' from here: it describes another machine",
+            hint="add --no-run to only lock and patch for it, or drop --target to run in"
+            " a virtual environment under the clone",
+        )
+
+
+def execution_runtime(
+    target: str | Runtime | None, workspace: Workspace, say: Progress, runner: Runner
+) -> tuple[Runtime, str]:
+    """The runtime code runs in, and how the summary names it. In Colab that is the live
+    runtime; elsewhere, unless `--target` names one, a virtual environment under the clone,
+    so the user's own Python is never changed."""
+    check_can_run(target, runner)
+    if isinstance(target, Runtime) and target.interpreter:
+        return target, f"the interpreter {target.interpreter}"
+    if target == runtimes.LIVE or (target is None and runtimes.in_colab()):
+        live = runtimes.detect_live()
+        where = "the Colab runtime" if live.is_colab else "this Python"
+        return live, f"{where} ({live.interpreter})"
+    if target is None:
+        say("making a virtual environment in .envfix/venv")
+        python = installing.ensure_venv(workspace.state_dir, runner)
+        runtime = runtimes.inspect_interpreter(python, runner)
+        where = f"the virtual environment .envfix/venv (Python {runtime.python_version}, not Colab)"
+        return runtime, where
+    runtime = load_runtime(str(target), runner=runner)
+    return runtime, f"the interpreter {runtime.interpreter}"
+
+
+def run(
+    path: str | Path = ".",
+    *,
+    target: str | Runtime | None = None,
+    options: RunOptions | None = None,
+    lock_options: LockOptions | None = None,
+    progress: Progress | None = None,
+    runner: Runner = default_runner,
+) -> RunResult:
+    """Install the lock into the target, run the baseline notebook (or script), and repair
+    what the errors say, for a bounded number of rounds."""
+    workspace = workspaces.open_folder(Path(path))
+    say = progress or (lambda _message: None)
+    options = options or RunOptions()
+    entry = choose_entry(workspace.path, options.notebook)
+    runtime, environment = execution_runtime(target, workspace, say, runner)
+    say("scanning imports and requirements")
+    inventory = scan_stage(workspace.path, runtime)
+    lock_options = lock_options or LockOptions(suggest=False)
+    locked = _lock_stage(workspace, runtime, inventory, lock_options, say, runner)
+    return _run_stage(
+        workspace,
+        runtime,
+        environment,
+        inventory,
+        locked,
+        entry,
+        options,
+        lock_options,
+        say,
+        runner,
+    )
+
+
+def _run_stage(
+    workspace: Workspace,
+    runtime: Runtime,
+    environment: str,
+    inventory: Inventory,
+    locked: Lock,
+    entry: Entry,
+    options: RunOptions,
+    lock_options: LockOptions,
+    say: Progress,
+    runner: Runner,
+) -> RunResult:
+    if runtime.interpreter is None:
+        raise BadInputError(f"cannot run code on '{runtime.name}' from here")
+    loop = _RepairSession(
+        workspace, runtime, inventory, locked, entry, options, lock_options, say, runner
+    )
+    steps = RepairSteps(
+        loop.install,
+        loop.execute,
+        loop.diagnose,
+        loop.add_requirement,
+        loop.apply_recipe,
+        loop.relax_pin,
+    )
+    rounds = repair_loop(steps, options.max_rounds, say)
+    result = RunResult(environment, runtime.interpreter, entry, rounds)
+    _record_rounds(workspace, result)
+    if any("requirement" in a or "pin" in a for r in rounds for a in r.actions):
+        commit_generated(workspace, "envfix: pinned requirements after the run's repairs")
+    return result
+
+
+@dataclass
+class _RepairSession:
+    """The state one run-and-repair carries between rounds: the inventory grows by the
+    modules a run found missing, and the lock is installed again only when it changed."""
+
+    workspace: Workspace
+    runtime: Runtime
+    inventory: Inventory
+    lock: Lock
+    entry: Entry
+    options: RunOptions
+    lock_options: LockOptions
+    say: Progress
+    runner: Runner
+    installed: str | None = None
+    relaxed: set[str] = field(default_factory=set)
+
+    @property
+    def python(self) -> str:
+        assert self.runtime.interpreter is not None
+        return self.runtime.interpreter
+
+    def install(self) -> InstallReport | None:
+        requirements = self.workspace.path / locking.REQUIREMENTS_FILE
+        text = requirements.read_text(encoding="utf-8") if requirements.exists() else ""
+        if text == self.installed:
+            return None
+        self.say(f"installing {locking.REQUIREMENTS_FILE}")
+        report = installing.install(
+            self.python,
+            requirements,
+            self.runner,
+            index_url=self.lock_options.index_url,
+            offline=self.lock_options.offline,
+        )
+        self.installed = text
+        return report
+
+    def execute(self) -> RawRun:
+        root, state = self.workspace.path, self.workspace.state_dir
+        limits = self.options.limits
+        if self.entry.kind == "notebook":
+            return run_notebook(root, self.entry, self.python, state, limits, self.say)
+        return run_script(root, self.entry, self.python, state, limits, self.runner, self.say)
+
+    def diagnose(self, raw: RawFailure) -> Failure:
+        if raw.kind == "timeout" or raw.kind == "kernel-died":
+            kind: FailureClass = "timeout" if raw.kind == "timeout" else "kernel-died"
+            return Failure(
+                kind,
+                raw.ename,
+                raw.evalue,
+                raw.traceback,
+                raw.location,
+                explanation=EXPLANATIONS[kind],
+            )
+        found = classify(
+            raw.ename,
+            raw.evalue,
+            raw.traceback,
+            local_modules=self.inventory.local_modules,
+            recipe_errors=_recipe_errors(),
+        )
+        return Failure(
+            found.kind,
+            raw.ename,
+            raw.evalue,
+            raw.traceback,
+            raw.location,
+            module=found.module,
+            recipe=found.recipe,
+            package=found.package,
+            explanation=EXPLANATIONS[found.kind],
+            suspects=found.suspects,
+        )
+
+    def add_requirement(self, module: str, why: str) -> str | None:
+        if module.partition(".")[0] in self.inventory.local_modules:
+            return None
+        name = canonicalize_name(NameResolver(self.runtime).resolve(module).name)
+        if any(r.name == name and r.source == "run" for r in self.inventory.requirements):
+            return None
+        extra = DeclaredRequirement(
+            name=name, location=Location(self.entry.path), source="run", original=name
+        )
+        self.inventory = replace(self.inventory, requirements=(*self.inventory.requirements, extra))
+        self._relock()
+        return name
+
+    def relax_pin(self, modules: Sequence[str], why: str) -> str | None:
+        """An old pin the error points at (a library the traceback goes through, or one the
+        failing line uses), moved past the installed version to the newest that installs."""
+        resolver = NameResolver(self.runtime)
+        for module in modules:
+            name = canonicalize_name(resolver.resolve(module).name)
+            declared = [r for r in self.inventory.requirements if r.name == name]
+            if name in self.relaxed or not any(_caps(r.specifier) for r in declared):
+                continue
+            self.relaxed.add(name)
+            current = next(
+                (c.new for c in self.lock.changes if c.name == name),
+                self.runtime.version_of(name),
+            )
+            newer = DeclaredRequirement(
+                name=name,
+                location=Location(self.entry.path),
+                source="run",
+                specifier=f">{current}" if current else "",
+                original=f"{name}>{current}" if current else name,
+            )
+            kept = tuple(r for r in self.inventory.requirements if r.name != name)
+            self.inventory = replace(self.inventory, requirements=(*kept, newer))
+            self._relock()
+            return f"{name}=={current}" if current else name
+        return None
+
+    def _relock(self) -> None:
+        # Against the runtime as it was before envfix installed anything: the pinned file
+        # says what to install on a fresh target, not what this round adds.
+        self.lock = _lock_stage(
+            self.workspace, self.runtime, self.inventory, self.lock_options, self.say, self.runner
+        )
+
+    def apply_recipe(self, recipe_id: str) -> bool:
+        try:
+            result = patch_workspace(
+                self.workspace, [recipe_by_id(recipe_id)], None, allow_untracked=True
+            )
+        except DirtyWorkTreeError:
+            return False  # the run changed tracked files: never patch over them
+        return bool(result.patches)
+
+
+def _caps(specifier: str) -> bool:
+    """Does a declared specifier hold the version back (`==1.2`, `<2`, `~=1.4`)?"""
+    try:
+        specs = SpecifierSet(specifier)
+    except InvalidSpecifier:
+        return False
+    return any(s.operator in ("==", "===", "<", "<=", "~=") for s in specs)
+
+
+@functools.cache
+def _recipe_errors() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return tuple((r.id, re.compile(r.error)) for r in catalogue() if r.error)
+
+
+def _record_rounds(workspace: Workspace, result: RunResult) -> None:
+    folder = workspace.state_dir / "rounds"
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("round-*.json"):
+        old.unlink()
+    for one in result.rounds:
+        (folder / f"round-{one.number}.json").write_text(
+            json.dumps(serialize.round_record(one), indent=2), encoding="utf-8"
+        )

@@ -18,6 +18,8 @@ from envfix.model import (
     Location,
     Lock,
     PatchResult,
+    Round,
+    RunResult,
     Runtime,
 )
 from envfix.pipeline import CloneResult
@@ -260,7 +262,66 @@ def clone_summary(result: CloneResult) -> RenderableType:
         parts.append(lock_summary(result.lock))
     if result.patch is not None:
         parts.append(patch_summary(result.patch))
+    if result.run is not None:
+        parts.append(run_summary(result.run, ws.root))
+    elif result.error is None:
+        parts.append(Text("Not run (--no-run): nothing was installed or executed."))
     return Group(*parts)
+
+
+_OUTCOME_STYLE = {"runs": "bold green", "started": "bold green", "blocked": "bold red"}
+
+
+def run_summary(result: RunResult, root: Path | None = None) -> RenderableType:
+    entry = result.entry
+    what = f"python {entry.path} {' '.join(entry.args)}".rstrip()
+    if entry.kind == "notebook":
+        what = entry.path
+    parts: list[RenderableType] = [
+        Text(f"Ran {what} ({entry.reason}) in {result.environment}", style="bold")
+    ]
+    parts.extend(_round_line(r) for r in result.rounds)
+    final = result.final
+    outcome = Text("Outcome: ")
+    outcome.append(result.outcome, style=_OUTCOME_STYLE[result.outcome])
+    if result.outcome == "runs" and final.cells_total:
+        outcome.append(f": all {final.cells_total} code cells ran")
+    elif result.outcome == "started":
+        outcome.append(": every cell before the long-running one passed; it was still running")
+    elif final.failure is not None:
+        failure = final.failure
+        outcome.append(f": {failure.kind}")
+        if failure.location is not None:
+            outcome.append(f" at {failure.location}")
+        outcome.append(f" - {failure.explanation}")
+    parts.append(outcome)
+    installs = [r.install for r in result.rounds if r.install is not None]
+    conflicts = installs[-1].conflicts if installs else ()
+    if conflicts:
+        parts.append(Text("Conflicts left in the environment (pip check, pipdeptree):", "yellow"))
+        parts.extend(Text(f"  {c}") for c in conflicts[:8])
+    base = root if root is not None else Path(".")
+    if final.executed_path:
+        parts.append(Text(f"Executed copy: {display_path(base / final.executed_path)}"))
+    parts.append(Text(f"Each round is recorded in {display_path(base / '.envfix' / 'rounds')}/"))
+    return Group(*parts)
+
+
+def _round_line(r: Round) -> Text:
+    execution = r.execution
+    line = Text(f"  round {r.number}: ")
+    line.append(execution.status, style=_OUTCOME_STYLE[execution.status])
+    if execution.cells_total:
+        line.append(f" ({execution.cells_passed} of {execution.cells_total} code cells passed,")
+        line.append(f" {execution.seconds:.1f} s)")
+    failure = execution.failure
+    if failure is not None:
+        where = f" in {failure.location}" if failure.location else ""
+        message = failure.evalue.strip().splitlines()[0] if failure.evalue.strip() else ""
+        line.append(f"{where}: {failure.ename}: {message[:120]}")
+    for action in r.actions:
+        line.append(f"\n    then {action}")
+    return line
 
 
 PIPE_WIDTH = 110

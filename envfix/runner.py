@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from envfix.errors import EnvironmentProblemError, ToolMissingError
+from envfix.errors import ProgramTimeoutError, ToolMissingError
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class SubprocessRunner:
                 hint="install it, or run envfix where it is available",
             ) from exc
         except subprocess.TimeoutExpired as exc:
-            raise EnvironmentProblemError(
+            raise ProgramTimeoutError(
                 f"'{' '.join(args[:3])} ...' did not finish within {timeout:.0f} s"
             ) from exc
         return Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)

@@ -13,6 +13,9 @@ from envfix.model import (
     Change,
     Decision,
     DeclaredRequirement,
+    Entry,
+    Execution,
+    Failure,
     Finding,
     ImportUse,
     Inventory,
@@ -21,6 +24,8 @@ from envfix.model import (
     NameMapping,
     Need,
     PatchResult,
+    Round,
+    RunResult,
     Runtime,
 )
 from envfix.recipes.engine import Recipe
@@ -318,6 +323,8 @@ def clone_result(result: CloneResult) -> dict[str, Any]:
         "inventory": inventory(result.inventory),
         "lock": lock(result.lock) if result.lock else None,
         "patch": patch_result(result.patch) if result.patch else None,
+        "outcome": result.run.outcome if result.run else None,
+        "run": run_result(result.run) if result.run else None,
         "error": {
             "stage": result.error.stage,
             "message": result.error.message,
@@ -326,4 +333,71 @@ def clone_result(result: CloneResult) -> dict[str, Any]:
         }
         if result.error
         else None,
+    }
+
+
+def entry(e: Entry) -> dict[str, Any]:
+    return {
+        "kind": e.kind,
+        "path": e.path,
+        "args": list(e.args),
+        "reason": e.reason,
+        "candidates": list(e.candidates),
+    }
+
+
+def failure(f: Failure | None) -> dict[str, Any] | None:
+    if f is None:
+        return None
+    return {
+        "class": f.kind,
+        "ename": f.ename,
+        "evalue": f.evalue,
+        **location(f.location),
+        "module": f.module,
+        "recipe": f.recipe,
+        "package": f.package,
+        "explanation": f.explanation,
+        "traceback": f.traceback,
+    }
+
+
+def execution(e: Execution) -> dict[str, Any]:
+    return {
+        "status": e.status,
+        "cells_total": e.cells_total,
+        "cells_passed": e.cells_passed,
+        "seconds": round(e.seconds, 2),
+        "executed_path": e.executed_path,
+        "failure": failure(e.failure),
+    }
+
+
+def round_record(r: Round) -> dict[str, Any]:
+    """One round of the repair loop, as recorded in `.envfix/rounds/`."""
+    return {
+        "round": r.number,
+        "run": execution(r.execution),
+        "install": {
+            "python": r.install.python,
+            "installed": list(r.install.installed),
+            "conflicts": list(r.install.conflicts),
+            "seconds": round(r.install.seconds, 2),
+            "added_kernel": r.install.added_kernel,
+        }
+        if r.install
+        else None,
+        "actions": list(r.actions),
+    }
+
+
+def run_result(result: RunResult) -> dict[str, Any]:
+    return {
+        "outcome": result.outcome,
+        "environment": result.environment,
+        "python": result.python,
+        "entry": entry(result.entry),
+        "rounds": [round_record(r) for r in result.rounds],
+        "failure": failure(result.final.failure),
+        "executed_path": result.final.executed_path,
     }

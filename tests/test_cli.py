@@ -78,13 +78,13 @@ def freeze(tmp_path: Path) -> str:
 
 def test_clone_local_repo(paper: Path, tmp_path: Path, index: FakeIndex, freeze: str) -> None:
     dest = tmp_path / "work"
-    result = invoke("clone", str(paper), str(dest), "--index-url", index.url, "--target", freeze)
+    args = ["--no-run", "--index-url", index.url, "--target", freeze]
+    result = invoke("clone", str(paper), str(dest), *args)
     assert result.exit_code == EXIT_OK, result.stderr
     assert f"Cloned {paper}" in result.stdout
     assert "%pip install -r requirements.envfix.txt" in result.stdout
-    again = invoke(
-        "clone", str(paper), str(dest), "--json", "--index-url", index.url, "--target", freeze
-    )
+    assert "Not run (--no-run)" in result.stdout
+    again = invoke("clone", str(paper), str(dest), "--json", *args)
     doc = json.loads(again.stdout)
     assert doc["command"] == "clone" and doc["workspace"]["reused"] is True
     assert doc["inventory"]["summary"]["declared_unused"] == []
@@ -144,6 +144,18 @@ def test_bad_input_is_one_line_and_an_exit_code(
     monkeypatch.chdir(tmp_path)
     assert_one_line_error(invoke(*args), code, words)
     assert not (tmp_path / "unused-dest").exists()
+
+
+def test_running_on_a_machine_description_is_refused_before_cloning(
+    paper: Path, tmp_path: Path, freeze: str
+) -> None:
+    # A freeze file (or a bundled Colab profile) describes another machine: code cannot
+    # run on it from here, only be locked and patched for it.
+    for target in (freeze, "colab"):
+        result = invoke("clone", str(paper), str(tmp_path / "dest"), "--target", target)
+        assert_one_line_error(result, EXIT_BAD_INPUT, "cannot run code on")
+        assert "--no-run" in result.stderr
+        assert not (tmp_path / "dest").exists()
 
 
 def test_a_bad_target_is_refused_before_cloning(paper: Path, tmp_path: Path) -> None:

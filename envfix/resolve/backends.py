@@ -15,7 +15,13 @@ from typing import Protocol
 
 from packaging.utils import canonicalize_name
 
-from envfix.errors import BadInputError, EnvfixError, EnvironmentProblemError, NetworkError
+from envfix.errors import (
+    BadInputError,
+    EnvfixError,
+    EnvironmentProblemError,
+    NetworkError,
+    ProgramTimeoutError,
+)
 from envfix.model import Runtime
 from envfix.runner import Runner
 
@@ -267,9 +273,7 @@ class FallbackResolver:
         if not self.fell_back:
             try:
                 return self.primary.resolve(request, workdir)
-            except EnvironmentProblemError as exc:
-                if "did not finish within" not in exc.message:
-                    raise
+            except ProgramTimeoutError:
                 self.fell_back = True
                 self.name = f"{self.primary.name}, then uv (pip-compile took too long)"
         return self.fallback.resolve(request, workdir)

@@ -1,0 +1,258 @@
+"""Run a notebook with nbclient in a fresh kernel of the target interpreter, or a script with
+that interpreter, and say honestly how far it got. A failing cell, a dead kernel, a hang or
+a cell past its limit is an outcome, never a crash of envfix."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from envfix.errors import BadInputError, ProgramTimeoutError
+from envfix.execute.classify import failing_line, strip_ansi
+from envfix.model import Entry, Execution, Location
+from envfix.runner import Runner
+
+KERNEL_NAME = "envfix-target"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time limits of one run, in seconds."""
+
+    cell: float = 600
+    total: float = 3600
+    smoke: bool = False
+    """A cell still running when its limit ends, after every earlier cell passed, counts as
+    "started" (a training loop that got going) rather than as a timeout."""
+
+
+@dataclass(frozen=True)
+class RawFailure:
+    """An error as the run saw it, before it is classified."""
+
+    ename: str
+    evalue: str
+    traceback: str
+    location: Location | None
+    kind: str = "error"
+    """"error", "timeout" or "kernel-died"."""
+
+
+@dataclass(frozen=True)
+class RawRun:
+    execution: Execution
+    failure: RawFailure | None
+
+
+def kernel_spec_dir(state_dir: Path, python: str) -> Path:
+    """A kernelspec whose kernel is `python -m ipykernel_launcher`: the target's own
+    interpreter, not whatever `python` comes first on PATH."""
+    spec_root = state_dir / "kernels"
+    spec = spec_root / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "envfix target",
+                "language": "python",
+                "env": {"PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+            }
+        ),
+        encoding="utf-8",
+    )
+    return spec_root
+
+
+def run_notebook(
+    root: Path,
+    entry: Entry,
+    python: str,
+    state_dir: Path,
+    limits: Limits,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> RawRun:
+    """Execute the notebook `entry.path` of the repo at `root` from the start."""
+    path = root / entry.path
+    try:
+        nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    except Exception as exc:  # nbformat raises several kinds for a damaged file
+        raise BadInputError(f"{entry.path} is not a valid notebook: {exc}") from None
+    code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
+    spec_root = kernel_spec_dir(state_dir, python)
+    manager = KernelManager(
+        kernel_name=KERNEL_NAME,
+        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root)]),
+    )
+    started = time.monotonic()
+    passed: set[int] = set()
+    running: list[int] = []
+
+    def remaining() -> float:
+        return limits.total - (time.monotonic() - started)
+
+    def on_start(cell: Any, cell_index: int, **_: Any) -> None:
+        if cell_index not in code_cells:
+            return
+        running[:] = [cell_index]
+        number = code_cells.index(cell_index) + 1
+        progress(
+            f"running {entry.path}: cell {cell_index + 1} of {len(nb.cells)} (code cell"
+            f" {number} of {len(code_cells)}), {time.monotonic() - started:.0f} s"
+        )
+
+    def on_executed(cell: Any, cell_index: int, execute_reply: Any, **_: Any) -> None:
+        if execute_reply and execute_reply.get("content", {}).get("status") == "ok":
+            passed.add(cell_index)
+
+    client = NotebookClient(
+        nb,
+        km=manager,
+        timeout=int(limits.cell),
+        timeout_func=lambda _cell: max(1, int(min(limits.cell, remaining()))),
+        allow_errors=False,
+        record_timing=True,
+        startup_timeout=120,
+        resources={"metadata": {"path": str(path.parent)}},
+        on_cell_start=on_start,
+        on_cell_executed=on_executed,
+    )
+    failure: RawFailure | None = None
+    log = state_dir / "executed" / "kernel.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # The kernel's own output (its warnings, a crash's last words) goes to a log, not
+        # to the user's terminal.
+        with log.open("wb") as kernel_output:
+            client.execute(stdout=kernel_output, stderr=kernel_output)
+    except CellExecutionError as exc:
+        index = running[0] if running else None
+        failure = RawFailure(
+            exc.ename or "Error",
+            exc.evalue or "",
+            strip_ansi(exc.traceback or str(exc)),
+            _cell(entry, index),
+        )
+    except (CellTimeoutError, TimeoutError):
+        index = running[0] if running else None
+        what = "its time limit" if remaining() > 1 else "the notebook's total time limit"
+        failure = RawFailure(
+            "Timeout",
+            f"cell {index + 1 if index is not None else '?'} was still running at {what}",
+            "",
+            _cell(entry, index),
+            kind="timeout",
+        )
+    except DeadKernelError as exc:
+        index = running[0] if running else None
+        failure = RawFailure(
+            "DeadKernelError", str(exc), "", _cell(entry, index), kind="kernel-died"
+        )
+    except RuntimeError as exc:  # the kernel did not start (no ipykernel, a broken target)
+        failure = RawFailure("KernelStartError", str(exc), "", None, kind="kernel-died")
+    seconds = time.monotonic() - started
+    executed = _save(nb, state_dir, entry)
+    passed_code = len([i for i in code_cells if i in passed])
+    status = "runs"
+    if failure is not None:
+        earlier_passed = failure.location is not None and all(
+            i in passed for i in code_cells if i < (failure.location.cell or 1) - 1
+        )
+        started_only = failure.kind == "timeout" and limits.smoke and earlier_passed
+        status = "started" if started_only else "blocked"
+    elif passed_code < len(code_cells):
+        status = "blocked"  # never "runs" for a notebook whose cells did not all run
+    execution = Execution(
+        status=status,  # type: ignore[arg-type]
+        entry=entry,
+        cells_total=len(code_cells),
+        cells_passed=passed_code,
+        seconds=seconds,
+        executed_path=str(executed.relative_to(state_dir.parent)),
+    )
+    return RawRun(execution, failure)
+
+
+def _cell(entry: Entry, index: int | None) -> Location | None:
+    return Location(entry.path, cell=index + 1) if index is not None else None
+
+
+def _save(nb: Any, state_dir: Path, entry: Entry) -> Path:
+    folder = state_dir / "executed"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / Path(entry.path).name
+    nbformat.write(nb, target)  # type: ignore[no-untyped-call]
+    return target
+
+
+def run_script(
+    root: Path,
+    entry: Entry,
+    python: str,
+    state_dir: Path,
+    limits: Limits,
+    runner: Runner,
+    progress: Callable[[str], None] = lambda _message: None,
+) -> RawRun:
+    """Run the script `entry.path` with its README arguments, from the repo's root (where a
+    README's `python main.py` is typed)."""
+    progress(f"running python {entry.path} {' '.join(entry.args)}".rstrip())
+    started = time.monotonic()
+    failure: RawFailure | None = None
+    log = state_dir / "executed" / f"{Path(entry.path).name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {"PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    try:
+        result = runner([python, entry.path, *entry.args], cwd=root, env=env, timeout=limits.total)
+        log.write_text(result.stdout + result.stderr, encoding="utf-8")
+        if not result.ok:
+            failure = _script_failure(result.stderr, str(root.resolve()), result.returncode)
+    except ProgramTimeoutError:
+        log.write_text("", encoding="utf-8")
+        failure = RawFailure(
+            "Timeout",
+            f"still running at the time limit ({limits.total:.0f} s)",
+            "",
+            None,
+            kind="timeout",
+        )
+    seconds = time.monotonic() - started
+    if failure is None:
+        status = "runs"
+    elif failure.kind == "timeout" and limits.smoke:
+        status = "started"
+    else:
+        status = "blocked"
+    execution = Execution(
+        status=status,  # type: ignore[arg-type]
+        entry=entry,
+        cells_total=0,
+        cells_passed=0,
+        seconds=seconds,
+        executed_path=str(log.relative_to(state_dir.parent)),
+    )
+    return RawRun(execution, failure)
+
+
+def _script_failure(stderr: str, root: str, returncode: int) -> RawFailure:
+    text = strip_ansi(stderr)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else f"exit status {returncode}"
+    ename, _, evalue = last.partition(": ")
+    if not ename.replace(".", "").replace("_", "").isalnum():
+        ename, evalue = "Error", last
+    if returncode < 0:
+        return RawFailure("Killed", f"killed by signal {-returncode}", text, None, "kernel-died")
+    start = text.rfind("Traceback (most recent call last)")
+    traceback = text[start:] if start >= 0 else text[-4000:]
+    return RawFailure(ename.rsplit(".", 1)[-1], evalue, traceback, failing_line(traceback, root))

@@ -1,0 +1,115 @@
+"""Install the lock into the target environment, give it a kernel, and check it.
+
+Off Colab the target is a virtual environment under the clone (`.envfix/venv`), made from
+the interpreter envfix runs on, so a user's own Python is never changed unless they ask.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from pathlib import Path
+
+from envfix.errors import EnvironmentProblemError
+from envfix.model import InstallReport
+from envfix.runner import Runner
+
+VENV_DIR = "venv"
+_PIN = re.compile(r"^\s*([^#\s][^#]*?)\s*(?:#.*)?$")
+
+
+def venv_python(state_dir: Path) -> Path:
+    return state_dir / VENV_DIR / "bin" / "python"
+
+
+def ensure_venv(state_dir: Path, runner: Runner, base_python: str | None = None) -> Path:
+    """The interpreter of `.envfix/venv`, made from `base_python` (envfix's own) if absent."""
+    python = venv_python(state_dir)
+    if python.exists():
+        return python
+    result = runner(
+        [base_python or sys.executable, "-m", "venv", str(state_dir / VENV_DIR)], timeout=300
+    )
+    if not result.ok or not python.exists():
+        raise EnvironmentProblemError(
+            f"could not make a virtual environment in {state_dir / VENV_DIR}:"
+            f" {_last_line(result.stderr)}",
+            hint="install the venv module (on Debian: apt install python3-venv)",
+        )
+    return python
+
+
+def requirement_lines(requirements_file: Path) -> list[str]:
+    """The requirement lines of a requirements file, comments stripped."""
+    lines = []
+    for line in requirements_file.read_text(encoding="utf-8").splitlines():
+        match = _PIN.match(line)
+        if match:
+            lines.append(match[1])
+    return lines
+
+
+def install(
+    python: str,
+    requirements_file: Path,
+    runner: Runner,
+    *,
+    index_url: str | None = None,
+    offline: bool = False,
+) -> InstallReport:
+    """pip-install the pinned requirements into `python`'s environment, add ipykernel when
+    it lacks one, then check the environment with `pip check` and pipdeptree."""
+    started = time.monotonic()
+    pins = requirement_lines(requirements_file)
+    options = ["--disable-pip-version-check", "--no-input"]
+    if index_url:
+        options += ["--index-url", index_url]
+    if offline:
+        options.append("--no-index")
+    if pins:
+        _pip(runner, python, ["install", *options, "-r", str(requirements_file)])
+    added_kernel = False
+    if not runner([python, "-c", "import ipykernel"], timeout=120).ok:
+        _pip(runner, python, ["install", *options, "ipykernel"])
+        added_kernel = True
+    return InstallReport(
+        python=python,
+        installed=tuple(pins),
+        conflicts=check(python, runner),
+        seconds=time.monotonic() - started,
+        added_kernel=added_kernel,
+    )
+
+
+def check(python: str, runner: Runner) -> tuple[str, ...]:
+    """Conflicts the environment is left with: `pip check` lines, then pipdeptree's
+    warnings that pip check does not already say."""
+    conflicts: list[str] = []
+    result = runner([python, "-m", "pip", "check", "--disable-pip-version-check"], timeout=300)
+    if not result.ok:
+        conflicts += [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    tree = runner(
+        [sys.executable, "-m", "pipdeptree", "--python", python, "--warn", "fail"], timeout=300
+    )
+    if not tree.ok:
+        for line in tree.stderr.splitlines():
+            line = line.strip()
+            if line.startswith("-") or line.startswith("*"):
+                conflicts.append(f"pipdeptree: {line.lstrip('-* ').strip()}")
+    return tuple(dict.fromkeys(conflicts))
+
+
+def _pip(runner: Runner, python: str, args: list[str]) -> None:
+    result = runner([python, "-m", "pip", *args], timeout=3600)
+    if not result.ok:
+        raise EnvironmentProblemError(
+            f"pip install into {python} failed: {_last_line(result.stderr or result.stdout)}",
+            hint=f"see pip's own output: {python} -m pip {' '.join(args)}",
+        )
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or ["no output"])[0 if errors else -1].strip()
