@@ -208,18 +208,15 @@ _NAME_DOT = re.compile(r"\b([A-Za-z_]\w*)\.")
 
 
 def failing_line_names(traceback: str) -> list[str]:
-    """Names used with a dot on the line that raised (`matplotlib.rcParams._get(...)` ->
-    matplotlib): the modules the failing code reached into."""
-    arrows = _ARROW.findall(traceback)
-    if arrows:
-        code = arrows[-1]
-    else:
-        frames = list(_FRAME.finditer(traceback))
-        if not frames:
-            return []
-        rest = traceback[frames[-1].end() :].splitlines()
-        code = rest[1].strip() if len(rest) > 1 else ""
-    return [name for name in _NAME_DOT.findall(code) if name not in ("self", "cls")]
+    """Names used with a dot on the lines the traceback goes through, innermost first
+    (`matplotlib.rcParams._get(...)` -> matplotlib): the modules the failing code reached."""
+    lines = _ARROW.findall(traceback)
+    if not lines:
+        for frame in _FRAME.finditer(traceback):
+            rest = traceback[frame.end() :].split("\n", 2)
+            lines.append(rest[1].strip() if len(rest) > 1 else "")
+    names = [n for code in reversed(lines) for n in _NAME_DOT.findall(code)]
+    return list(dict.fromkeys(n for n in names if n not in ("self", "cls")))
 
 
 def failing_line(traceback: str, root: str) -> Location | None:
@@ -244,7 +241,7 @@ _PY2_LINE = re.compile(
 
 def _library_api(ename: str, evalue: str) -> bool:
     if ename == "AttributeError":
-        return "has no attribute" in evalue
+        return any(words in evalue for words in ("has no attribute", "was removed", "been removed"))
     if ename == "ImportError":
         return "cannot import name" in evalue
     if ename == "TypeError":

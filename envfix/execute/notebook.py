@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,10 @@ from typing import Any
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from traitlets import default
 
 from envfix.errors import BadInputError, ProgramTimeoutError
 from envfix.execute.classify import failing_line, strip_ansi
@@ -85,15 +87,23 @@ def run_notebook(
     """Execute the notebook `entry.path` of the repo at `root` from the start."""
     path = root / entry.path
     try:
-        nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        with warnings.catch_warnings():
+            # Cells without ids (nbformat 4.5 written by old tools) are common and harmless.
+            warnings.simplefilter("ignore")
+            nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as exc:  # nbformat raises several kinds for a damaged file
         raise BadInputError(f"{entry.path} is not a valid notebook: {exc}") from None
     code_cells = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     spec_root = kernel_spec_dir(state_dir, python)
-    manager = KernelManager(
-        kernel_name=KERNEL_NAME,
-        kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec_root)]),
-    )
+    spec_manager = KernelSpecManager(kernel_dirs=[str(spec_root)])
+
+    class TargetKernelManager(AsyncKernelManager):
+        # An async manager nbclient makes and owns: it polls whether the kernel is alive
+        # while waiting for output (a dead kernel is noticed) and shuts it down at the end.
+        @default("kernel_spec_manager")
+        def _target_specs(self) -> KernelSpecManager:
+            return spec_manager
+
     started = time.monotonic()
     passed: set[int] = set()
     running: list[int] = []
@@ -117,7 +127,8 @@ def run_notebook(
 
     client = NotebookClient(
         nb,
-        km=manager,
+        kernel_manager_class=TargetKernelManager,
+        kernel_name=KERNEL_NAME,
         timeout=int(limits.cell),
         timeout_func=lambda _cell: max(1, int(min(limits.cell, remaining()))),
         allow_errors=False,
@@ -155,11 +166,12 @@ def run_notebook(
         )
     except DeadKernelError as exc:
         index = running[0] if running else None
+        last_words = _tail(log)
         failure = RawFailure(
-            "DeadKernelError", str(exc), "", _cell(entry, index), kind="kernel-died"
+            "DeadKernelError", str(exc), last_words, _cell(entry, index), kind="kernel-died"
         )
     except RuntimeError as exc:  # the kernel did not start (no ipykernel, a broken target)
-        failure = RawFailure("KernelStartError", str(exc), "", None, kind="kernel-died")
+        failure = RawFailure("KernelStartError", str(exc), _tail(log), None, kind="kernel-died")
     seconds = time.monotonic() - started
     executed = _save(nb, state_dir, entry)
     passed_code = len([i for i in code_cells if i in passed])
@@ -181,6 +193,16 @@ def run_notebook(
         executed_path=str(executed.relative_to(state_dir.parent)),
     )
     return RawRun(execution, failure)
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    """The kernel's last output lines: what a crash or the out-of-memory killer left."""
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    kept = [line for line in text.splitlines() if "without encryption" not in line]
+    return "\n".join(kept[-lines:])
 
 
 def _cell(entry: Entry, index: int | None) -> Location | None:
