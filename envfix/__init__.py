@@ -6,6 +6,7 @@ The library API; the `envfix` command is a thin layer over it::
     result = envfix.clone("https://github.com/owner/paper-code")
     inventory = envfix.scan("paper-code", target="colab")
     runtime = envfix.load_runtime("colab-2026.07-gpu")
+    report = envfix.report("paper-code")      # after a run: the forum-ready report
 
 Functions return frozen dataclasses (`envfix.model`) and raise `envfix.errors.EnvfixError`
 subclasses; they never print and never exit.
@@ -23,9 +24,11 @@ from envfix.model import (
     Inventory,
     Location,
     NameMapping,
+    Report,
+    RunResult,
     Runtime,
 )
-from envfix.pipeline import CloneResult, clone, load_runtime, scan
+from envfix.pipeline import CloneResult, clone, load_runtime, lock, patch, report, run, scan
 from envfix.workspace import Workspace
 
 __all__ = [
@@ -38,10 +41,16 @@ __all__ = [
     "Inventory",
     "Location",
     "NameMapping",
+    "Report",
+    "RunResult",
     "Runtime",
     "Workspace",
     "__version__",
     "clone",
     "load_runtime",
+    "lock",
+    "patch",
+    "report",
+    "run",
     "scan",
 ]

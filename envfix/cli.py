@@ -23,6 +23,7 @@ from envfix.errors import EXIT_BLOCKED, EXIT_INTERNAL, BadInputError, EnvfixErro
 from envfix.execute.notebook import Limits
 from envfix.model import RunResult
 from envfix.recipes.engine import catalogue, check_examples, recipe
+from envfix.reporting.markdown import to_markdown
 from envfix.runtime import load_profile, profile_names
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -273,6 +274,29 @@ def run(
     else:
         render.make_console().print(render.run_summary(result, Path(path)))
     _exit_for_outcome(result)
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["md", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown for a forum post, or JSON with the same facts.",
+)
+@json_option
+@_handle_errors
+def report(path: Path, output_format: str, json_output: bool) -> None:
+    """Write the report of the last run to ENVFIX_REPORT.md and print it: the blocker, the
+    runtime, the failing cell and traceback, what envfix tried, how to reproduce. Paths,
+    names, e-mail addresses and tokens are redacted. Exits 0 once it is written."""
+    result = pipeline.report(path)
+    if json_output or output_format == "json":
+        _emit_json("report", serialize.report(result))
+    else:
+        click.echo(to_markdown(result), nl=False)
 
 
 @main.command()

@@ -100,8 +100,15 @@ def check(python: str, runner: Runner) -> tuple[str, ...]:
     return tuple(dict.fromkeys(conflicts))
 
 
+# pip caches a project's index page for up to ten minutes; the resolver read a fresh one.
+# A version released in between is "not found" by pip until its cache is bypassed.
+_STALE_INDEX = ("No matching distribution found", "Could not find a version that satisfies")
+
+
 def _pip(runner: Runner, python: str, args: list[str]) -> None:
     result = runner([python, "-m", "pip", *args], timeout=3600)
+    if not result.ok and any(text in result.stderr for text in _STALE_INDEX):
+        result = runner([python, "-m", "pip", *args, "--no-cache-dir"], timeout=3600)
     if not result.ok:
         raise EnvironmentProblemError(
             f"pip install into {python} failed: {_last_line(result.stderr or result.stdout)}",
@@ -112,4 +119,4 @@ def _pip(runner: Runner, python: str, args: list[str]) -> None:
 def _last_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR")]
-    return (errors or lines or ["no output"])[0 if errors else -1].strip()
+    return (errors or lines or ["no output"])[-1].strip()

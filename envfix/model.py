@@ -455,3 +455,74 @@ class RunResult:
     @property
     def outcome(self) -> OutcomeStatus:
         return self.final.status
+
+
+@dataclass(frozen=True)
+class PackageVersion:
+    """A distribution and the version the run had, for the report."""
+
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The report stage's result: what blocks (or the proof that it runs), with every fact a
+    teaching assistant needs to answer a forum post without a follow-up question. Every text
+    in it has been through redaction."""
+
+    title: str
+    outcome: OutcomeStatus
+    failure_class: FailureClass | None
+    meaning: str
+    """What the outcome class usually means, in one sentence."""
+    next_step: str
+    """What to do about it, in one sentence."""
+    repo: str
+    commit: str | None
+    """The commit of the paper's code that was checked out, before envfix's patches."""
+    entry: str
+    """The notebook or script that was run (`demo.ipynb`, `python train.py --epochs 1`)."""
+    where: str | None
+    """`cell 3 of demo.ipynb`, or `train.py, line 12`."""
+    environment: str
+    runtime: str
+    """The target in one line: `Colab 2026.07: Python 3.12.13, GPU (CUDA 12.8)`."""
+    cells_passed: int
+    cells_total: int
+    packages: tuple[PackageVersion, ...]
+    """The versions of the packages the traceback goes through."""
+    code: str | None
+    """The failing cell's code (or the script's lines around the failing one), trimmed."""
+    traceback: str | None
+    """The traceback trimmed to the repo's frames and the last library frames."""
+    changes: tuple[str, ...]
+    """The pins envfix changed and why."""
+    recipes: tuple[str, ...]
+    """The recipes envfix applied, with the files they changed."""
+    rounds: tuple[str, ...]
+    """One line per round of the repair loop."""
+    install_cell: str
+    command: str
+    """The envfix command that reproduces the run."""
+    redacted: tuple[tuple[str, int], ...] = ()
+    """What redaction removed: (category, count), never the values."""
+    logs: str = ".envfix/"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run leaves behind for the report (`.envfix/run.json`), so that `envfix report`
+    can write it later, from the facts of the run and not from a new one."""
+
+    run: RunResult
+    runtime: Runtime
+    """The environment the code ran in, as inspected before envfix installed anything."""
+    lock: Lock
+    """The lock as the run left it, after its repairs: what was installed on top."""
+    source: str
+    """The repo's URL (or the folder it came from)."""
+    commit: str | None
+    """The paper's own commit, before envfix's patches."""
+    patches: tuple[Patch, ...] = ()
+    """The patch commits on the branch, oldest first."""

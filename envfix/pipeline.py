@@ -35,6 +35,8 @@ from envfix.model import (
     Location,
     Lock,
     PatchResult,
+    Report,
+    RunRecord,
     RunResult,
     Runtime,
 )
@@ -42,6 +44,8 @@ from envfix.patch import DirtyWorkTreeError, NotebookInstalls, commit_generated,
 from envfix.recipes.engine import applicable, catalogue
 from envfix.recipes.engine import recipe as recipe_by_id
 from envfix.repair import RepairSteps, repair_loop
+from envfix.reporting.compose import REPORT_FILE, applied_patches, compose
+from envfix.reporting.markdown import MARKER, to_markdown
 from envfix.resolve import lock as locking
 from envfix.resolve.backends import resolver_for
 from envfix.resolve.dependents import dependents_for
@@ -54,6 +58,8 @@ from envfix.scanner.names import NameResolver
 from envfix.workspace import Workspace
 
 Progress = Callable[[str], None]
+RUN_RECORD = "run.json"
+"""The last run's record in `.envfix/`: what `envfix report` reports on."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,21 @@ class CloneResult:
     lock: Lock | None = None
     patch: PatchResult | None = None
     run: RunResult | None = None
+    report: Report | None = None
     error: StageError | None = None
+
+    def _repr_markdown_(self) -> str:
+        """In a notebook, the result shows as the report (or what was done, without a run)."""
+        if self.report is not None:
+            return to_markdown(self.report)
+        lines = [f"### envfix: {self.workspace.path.name}", ""]
+        if self.lock is not None:
+            lines.append(f"- lock: {len(self.lock.installs)} changes on {self.runtime.name}")
+        if self.patch is not None:
+            lines.append(f"- patch: {len(self.patch.patches)} recipes applied")
+        if self.error is not None:
+            lines.append(f"- stopped at the {self.error.stage} stage: {self.error.message}")
+        return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -281,10 +301,13 @@ def clone(
         result = _run_stage(
             workspace, runtime, environment, inventory, locked, entry, run, options, say, runner
         )
+        stage = "report"
+        say("writing the report")
+        written = _report_stage(workspace)
     except EnvfixError as exc:
         error = StageError(stage, exc.message, exc.hint, exc.exit_code)
         return CloneResult(workspace, runtime, inventory, locked, patched, error=error)
-    return CloneResult(workspace, runtime, inventory, locked, patched, run=result)
+    return CloneResult(workspace, runtime, inventory, locked, patched, run=result, report=written)
 
 
 def patch(
@@ -308,13 +331,6 @@ def patch(
     return result
 
 
-def planned_versions(runtime: Runtime, lock: Lock) -> dict[str, str]:
-    """Each distribution's version once the lock is installed on the runtime."""
-    versions = {d.name: d.version for d in runtime.distributions if d.version}
-    versions.update({c.name: c.new for c in lock.installs})
-    return versions
-
-
 def _patch_stage(
     workspace: Workspace,
     runtime: Runtime,
@@ -325,7 +341,7 @@ def _patch_stage(
     say: Progress,
     runner: Runner,
 ) -> tuple[PatchResult, Lock]:
-    versions = planned_versions(runtime, locked)
+    versions = locking.planned_versions(runtime, locked)
     recipes = applicable(catalogue(), versions, runtime.python_version)
     say(f"applying {len(recipes)} recipes that fit {runtime.name}")
     installs = NotebookInstalls(
@@ -469,6 +485,11 @@ def _run_stage(
     _record_rounds(workspace, result)
     if any("requirement" in a or "pin" in a for r in rounds for a in r.actions):
         commit_generated(workspace, "envfix: pinned requirements after the run's repairs")
+    commit, patches = applied_patches(workspace)
+    record = RunRecord(result, runtime, loop.lock, workspace.source, commit, patches)
+    (workspace.state_dir / RUN_RECORD).write_text(
+        json.dumps(serialize.run_record(record), indent=1), encoding="utf-8"
+    )
     return result
 
 
@@ -617,6 +638,55 @@ def _caps(specifier: str) -> bool:
 @functools.cache
 def _recipe_errors() -> tuple[tuple[str, re.Pattern[str]], ...]:
     return tuple((r.id, re.compile(r.error)) for r in catalogue() if r.error)
+
+
+def report(path: str | Path = ".", *, names: Sequence[str] = ()) -> Report:
+    """The report of the last run in `path`: written to `ENVFIX_REPORT.md` beside the code
+    (envfix's own file, kept out of `git status`) and returned. `names` are words to redact
+    besides the ones envfix finds itself (the login name, git's user.name and user.email)."""
+    workspace = workspaces.open_folder(Path(path))
+    return _report_stage(workspace, names)
+
+
+def _report_stage(workspace: Workspace, names: Sequence[str] = ()) -> Report:
+    stored = workspace.state_dir / RUN_RECORD
+    if not stored.is_file():
+        raise BadInputError(
+            f"no run of {workspace.path} is recorded yet, so there is nothing to report",
+            hint=f"run the code first: envfix run {workspace.path}",
+        )
+    try:
+        record = serialize.run_record_from(json.loads(stored.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(
+            f"{stored} is not a run record this envfix can read ({exc})",
+            hint=f"run the code again: envfix run {workspace.path}",
+        ) from exc
+    destination = workspace.path / REPORT_FILE
+    if destination.exists() and not destination.read_text(errors="replace").startswith(MARKER):
+        raise BadInputError(
+            f"{destination} exists and was not written by envfix",
+            hint="rename or remove it; envfix writes its report to that file",
+        )
+    result = compose(record, workspace.path, names=(*names, *_own_names(workspace)))
+    destination.write_text(to_markdown(result), encoding="utf-8")
+    workspaces.exclude_own_file(workspace, REPORT_FILE)
+    return result
+
+
+def _own_names(workspace: Workspace) -> list[str]:
+    """The user's name and e-mail as git knows them: they appear in paths and logs."""
+    try:
+        reader = workspaces.open_repo(workspace.root).config_reader()
+    except Exception:
+        return []
+    found = []
+    for key in ("name", "email"):
+        try:
+            found.append(str(reader.get_value("user", key)))
+        except Exception:
+            continue
+    return found
 
 
 def _record_rounds(workspace: Workspace, result: RunResult) -> None:

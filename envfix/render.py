@@ -18,12 +18,14 @@ from envfix.model import (
     Location,
     Lock,
     PatchResult,
+    Report,
     Round,
     RunResult,
     Runtime,
 )
 from envfix.pipeline import CloneResult
 from envfix.recipes.engine import Recipe
+from envfix.reporting.compose import REPORT_FILE
 from envfix.serialize import KEY_PACKAGES
 
 _SEVERITY_MARK = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "cyan")}
@@ -264,9 +266,18 @@ def clone_summary(result: CloneResult) -> RenderableType:
         parts.append(patch_summary(result.patch))
     if result.run is not None:
         parts.append(run_summary(result.run, ws.root))
+        if result.report is not None:
+            parts.append(report_line(result.report, ws.path))
     elif result.error is None:
         parts.append(Text("Not run (--no-run): nothing was installed or executed."))
     return Group(*parts)
+
+
+def report_line(report: Report, folder: Path) -> Text:
+    where = display_path(folder / REPORT_FILE)
+    if report.outcome == "blocked":
+        return Text(f"Report for a forum post: {where} (envfix report prints it)", style="bold")
+    return Text(f"Report: {where}")
 
 
 _OUTCOME_STYLE = {"runs": "bold green", "started": "bold green", "blocked": "bold red"}

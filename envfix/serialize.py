@@ -18,13 +18,18 @@ from envfix.model import (
     Failure,
     Finding,
     ImportUse,
+    InstalledDistribution,
+    InstallReport,
     Inventory,
     Location,
     Lock,
     NameMapping,
     Need,
+    Patch,
     PatchResult,
+    Report,
     Round,
+    RunRecord,
     RunResult,
     Runtime,
 )
@@ -232,10 +237,7 @@ def install_cell(result: Lock) -> str:
 
 def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
     """A `Lock` back from its JSON form (a lock stored by an earlier run)."""
-
-    def loc(d: dict[str, Any]) -> Location | None:
-        return Location(d["path"], d["line"], d["cell"]) if d.get("path") else None
-
+    loc = _location_from
     return Lock(
         target=doc["target"],
         backend=doc["backend"],
@@ -277,25 +279,26 @@ def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
     )
 
 
+def patch(p: Patch) -> dict[str, Any]:
+    return {
+        "recipe": p.recipe,
+        "title": p.title,
+        "files": list(p.files),
+        "changes": p.changes,
+        "review": p.review,
+        "requires": list(p.requires),
+        "commit": p.commit,
+        "note": p.note,
+    }
+
+
 def patch_result(result: PatchResult) -> dict[str, Any]:
     return {
         "branch": result.branch,
         "base": result.base,
         "dry_run": result.dry_run,
         "requires": list(result.requires),
-        "patches": [
-            {
-                "recipe": p.recipe,
-                "title": p.title,
-                "files": list(p.files),
-                "changes": p.changes,
-                "review": p.review,
-                "requires": list(p.requires),
-                "commit": p.commit,
-                "note": p.note,
-            }
-            for p in result.patches
-        ],
+        "patches": [patch(p) for p in result.patches],
         "findings": [finding(f) for f in result.findings],
         "diff": result.diff,
     }
@@ -325,6 +328,7 @@ def clone_result(result: CloneResult) -> dict[str, Any]:
         "patch": patch_result(result.patch) if result.patch else None,
         "outcome": result.run.outcome if result.run else None,
         "run": run_result(result.run) if result.run else None,
+        "report": report(result.report) if result.report else None,
         "error": {
             "stage": result.error.stage,
             "message": result.error.message,
@@ -358,6 +362,7 @@ def failure(f: Failure | None) -> dict[str, Any] | None:
         "recipe": f.recipe,
         "package": f.package,
         "explanation": f.explanation,
+        "suspects": list(f.suspects),
         "traceback": f.traceback,
     }
 
@@ -401,3 +406,146 @@ def run_result(result: RunResult) -> dict[str, Any]:
         "failure": failure(result.final.failure),
         "executed_path": result.final.executed_path,
     }
+
+
+def runtime_from(doc: dict[str, Any]) -> Runtime:
+    """A `Runtime` back from the form `runtime()` writes (a run's record)."""
+    return Runtime(
+        name=doc["name"],
+        python_version=doc["python_version"],
+        platforms=tuple(doc["platforms"]),
+        distributions=tuple(
+            InstalledDistribution(d["name"], d["version"], d["url"]) for d in doc["distributions"]
+        ),
+        accelerator=doc["accelerator"],
+        cuda=doc["cuda"],
+        source=doc["source"],
+        is_colab=doc["is_colab"],
+        os=doc["os"],
+        released=doc["released"],
+        interpreter=doc["interpreter"],
+        notes=tuple(doc["notes"]),
+    )
+
+
+def _location_from(doc: dict[str, Any]) -> Location | None:
+    return Location(doc["path"], doc["line"], doc["cell"]) if doc.get("path") else None
+
+
+def _failure_from(doc: dict[str, Any] | None) -> Failure | None:
+    if doc is None:
+        return None
+    return Failure(
+        kind=doc["class"],
+        ename=doc["ename"],
+        evalue=doc["evalue"],
+        traceback=doc["traceback"],
+        location=_location_from(doc),
+        module=doc["module"],
+        recipe=doc["recipe"],
+        package=doc["package"],
+        explanation=doc["explanation"],
+        suspects=tuple(doc.get("suspects", ())),
+    )
+
+
+def _entry_from(doc: dict[str, Any]) -> Entry:
+    return Entry(
+        doc["kind"], doc["path"], doc["reason"], tuple(doc["args"]), tuple(doc["candidates"])
+    )
+
+
+def run_from(doc: dict[str, Any]) -> RunResult:
+    """A `RunResult` back from the form `run_result()` writes (a run's record)."""
+    entry_ = _entry_from(doc["entry"])
+    rounds = []
+    for r in doc["rounds"]:
+        run, inst = r["run"], r["install"]
+        execution_ = Execution(
+            run["status"],
+            entry_,
+            run["cells_total"],
+            run["cells_passed"],
+            run["seconds"],
+            _failure_from(run["failure"]),
+            run["executed_path"],
+        )
+        install = (
+            InstallReport(
+                inst["python"],
+                tuple(inst["installed"]),
+                tuple(inst["conflicts"]),
+                inst["seconds"],
+                inst["added_kernel"],
+            )
+            if inst
+            else None
+        )
+        rounds.append(Round(r["round"], execution_, install, tuple(r["actions"])))
+    return RunResult(doc["environment"], doc["python"], entry_, tuple(rounds))
+
+
+def report(r: Report) -> dict[str, Any]:
+    return {
+        "title": r.title,
+        "outcome": r.outcome,
+        "class": r.failure_class,
+        "meaning": r.meaning,
+        "next_step": r.next_step,
+        "repo": r.repo,
+        "commit": r.commit,
+        "entry": r.entry,
+        "where": r.where,
+        "environment": r.environment,
+        "runtime": r.runtime,
+        "cells_passed": r.cells_passed,
+        "cells_total": r.cells_total,
+        "packages": {p.name: p.version for p in r.packages},
+        "code": r.code,
+        "traceback": r.traceback,
+        "changes": list(r.changes),
+        "recipes": list(r.recipes),
+        "rounds": list(r.rounds),
+        "install_cell": r.install_cell,
+        "reproduce_command": r.command,
+        "redacted": dict(r.redacted),
+        "logs": r.logs,
+    }
+
+
+def run_record(record: RunRecord) -> dict[str, Any]:
+    """What a run leaves in `.envfix/run.json` for the report."""
+    return document(
+        "run-record",
+        {
+            "run": run_result(record.run),
+            "runtime": runtime(record.runtime),
+            "lock": lock(record.lock),
+            "source": record.source,
+            "commit": record.commit,
+            "patches": [patch(p) for p in record.patches],
+        },
+    )
+
+
+def run_record_from(doc: dict[str, Any]) -> RunRecord:
+    return RunRecord(
+        run=run_from(doc["run"]),
+        runtime=runtime_from(doc["runtime"]),
+        lock=lock_from(doc["lock"]),
+        source=doc["source"],
+        commit=doc["commit"],
+        patches=tuple(
+            Patch(
+                p["recipe"],
+                p["title"],
+                tuple(p["files"]),
+                p["changes"],
+                p["review"],
+                tuple(p["requires"]),
+                p["commit"],
+                p["note"],
+            )
+            for p in doc["patches"]
+        ),
+    )

@@ -440,14 +440,29 @@ def _is_dirty(path: Path) -> bool:
 
 
 def _exclude_state_dir(repo: git.Repo) -> None:
+    _exclude(repo, f"/{STATE_DIR}/")
+
+
+def _exclude(repo: git.Repo, pattern: str) -> None:
+    """Keep one of envfix's own files out of `git status`, through `.git/info/exclude`
+    (never the repo's own `.gitignore`)."""
     exclude = Path(repo.git_dir) / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     text = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
-    if f"/{STATE_DIR}/" not in text.splitlines():
+    if pattern not in text.splitlines():
         exclude.write_text(
-            text + ("" if text.endswith("\n") or not text else "\n") + f"/{STATE_DIR}/\n",
+            text + ("" if text.endswith("\n") or not text else "\n") + f"{pattern}\n",
             encoding="utf-8",
         )
+
+
+def exclude_own_file(workspace: Workspace, name: str) -> None:
+    """Keep a file envfix writes into the checkout (the report) out of `git status`."""
+    try:
+        repo = open_repo(workspace.root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        return
+    _exclude(repo, name)
 
 
 def _reusable(dest: Path, source: RepoSource) -> Workspace | None:

@@ -184,3 +184,50 @@ def test_cli_run_exit_code_and_json(
     assert doc["failure"]["class"] == "removed-api" and doc["failure"]["cell"] == 2
     text = CliRunner().invoke(main, args)
     assert "Outcome: blocked: removed-api at demo.ipynb cell 2" in text.stdout
+
+
+def test_report_of_a_real_blocked_run(
+    repo_factory: Callable[..., Path], target_python: Path, index: FakeIndex
+) -> None:
+    # A deep library error three frames down, in cell 3: the report names the cell, shows
+    # its code and the repo's frame, and is written beside the code, out of git status.
+    cells = (
+        "import json",
+        "def load(text):\n    return json.loads(text)",
+        "settings = load('{\"lr\": 0.1,}')\nprint(settings)",
+    )
+    repo = repo_factory({"demo.ipynb": notebook(*cells)})
+    run(repo, target_python, index)
+    report = pipeline.report(repo)
+    assert report.outcome == "blocked" and report.failure_class == "repo-bug"
+    assert report.where == "cell 3 of demo.ipynb"
+    assert report.code is not None and "settings = load(" in report.code
+    assert report.traceback is not None and "JSONDecodeError" in report.traceback
+    markdown = (repo / "ENVFIX_REPORT.md").read_text(encoding="utf-8")
+    assert markdown.splitlines()[2].startswith("### `JSONDecodeError: ")
+    assert "cell 3 of demo.ipynb" in markdown.splitlines()[2]
+    assert "ENVFIX_REPORT" not in git(repo, "status", "--porcelain", "--untracked-files=all")
+    # The CLI prints the same report, or its JSON, and exits 0 whatever the outcome.
+    printed = CliRunner().invoke(main, ["report", str(repo)])
+    assert printed.exit_code == 0 and printed.stdout == markdown
+    as_json = CliRunner().invoke(main, ["report", str(repo), "--format", "json"])
+    doc = json.loads(as_json.stdout)
+    assert (doc["schema_version"], doc["command"], doc["class"]) == (1, "report", "repo-bug")
+    assert doc["cells_total"] == 3 and doc["cells_passed"] == 2
+
+
+def test_report_before_any_run_is_bad_input(repo_factory: Callable[..., Path]) -> None:
+    repo = repo_factory({"demo.ipynb": notebook("x = 1")})
+    result = CliRunner().invoke(main, ["report", str(repo)])
+    assert result.exit_code == 2
+    assert "no run" in result.stderr and "envfix run" in result.stderr
+
+
+def test_report_never_overwrites_a_users_file(
+    repo_factory: Callable[..., Path], target_python: Path, index: FakeIndex
+) -> None:
+    repo = repo_factory({"demo.ipynb": notebook("1 / 0"), "ENVFIX_REPORT.md": "my own notes\n"})
+    run(repo, target_python, index)
+    result = CliRunner().invoke(main, ["report", str(repo)])
+    assert result.exit_code == 2 and "not written by envfix" in result.stderr
+    assert (repo / "ENVFIX_REPORT.md").read_text(encoding="utf-8") == "my own notes\n"

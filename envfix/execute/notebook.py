@@ -156,7 +156,11 @@ def run_notebook(
         )
     except (CellTimeoutError, TimeoutError):
         index = running[0] if running else None
-        what = "its time limit" if remaining() > 1 else "the notebook's total time limit"
+        what = (
+            f"its time limit ({limits.cell:.0f} s)"
+            if remaining() > 1
+            else f"the notebook's total time limit ({limits.total:.0f} s)"
+        )
         failure = RawFailure(
             "Timeout",
             f"cell {index + 1 if index is not None else '?'} was still running at {what}",

@@ -546,3 +546,10 @@ def store_lock(state_dir: Path, digest: str, document: dict[str, Any]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps({**document, "digest": digest}, indent=1))
     temporary.replace(path)
+
+
+def planned_versions(runtime: Runtime, lock: Lock) -> dict[str, str]:
+    """Each distribution's version once the lock is installed on the runtime."""
+    versions = {d.name: d.version for d in runtime.distributions if d.version}
+    versions.update({c.name: c.new for c in lock.installs})
+    return versions

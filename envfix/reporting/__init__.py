@@ -1,0 +1,1 @@
+"""The report stage: a blocking error, ready to paste into a course-forum post."""
