@@ -13,6 +13,7 @@ from pathlib import Path
 
 from envfix.errors import EnvironmentProblemError
 from envfix.model import InstallReport
+from envfix.resolve.backends import uv_binary
 from envfix.runner import Runner
 
 VENV_DIR = "venv"
@@ -68,7 +69,12 @@ def install(
     if offline:
         options.append("--no-index")
     if pins:
-        _pip(runner, python, ["install", *options, "-r", str(requirements_file)])
+        _pip(
+            runner,
+            python,
+            ["install", *options, "-r", str(requirements_file)],
+            fallback=_uv_install(python, requirements_file, index_url, offline),
+        )
     added_kernel = False
     if not runner([python, "-c", "import ipykernel"], timeout=120).ok:
         _pip(runner, python, ["install", *options, "ipykernel"])
@@ -105,15 +111,33 @@ def check(python: str, runner: Runner) -> tuple[str, ...]:
 _STALE_INDEX = ("No matching distribution found", "Could not find a version that satisfies")
 
 
-def _pip(runner: Runner, python: str, args: list[str]) -> None:
+def _pip(
+    runner: Runner, python: str, args: list[str], fallback: list[str] | None = None
+) -> None:
     result = runner([python, "-m", "pip", *args], timeout=3600)
     if not result.ok and any(text in result.stderr for text in _STALE_INDEX):
         result = runner([python, "-m", "pip", *args, "--no-cache-dir"], timeout=3600)
+        # PyPI's JSON and HTML index pages can disagree for a while after a release (a CDN
+        # lag): uv, which resolved the lock, then installs the very same pins.
+        if not result.ok and fallback is not None:
+            uv = runner(fallback, timeout=3600, env={"UV_NO_PROGRESS": "1"})
+            result = uv if uv.ok else result
     if not result.ok:
         raise EnvironmentProblemError(
             f"pip install into {python} failed: {_last_line(result.stderr or result.stdout)}",
             hint=f"see pip's own output: {python} -m pip {' '.join(args)}",
         )
+
+
+def _uv_install(
+    python: str, requirements_file: Path, index_url: str | None, offline: bool
+) -> list[str]:
+    args = [uv_binary(), "pip", "install", "--python", python, "-r", str(requirements_file)]
+    if index_url:
+        args += ["--index-url", index_url, "--no-config"]
+    if offline:
+        args.append("--offline")
+    return args
 
 
 def _last_line(text: str) -> str:

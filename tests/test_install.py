@@ -58,8 +58,21 @@ def test_a_version_newer_than_pips_cached_index_page_is_installed_on_a_second_tr
     assert len(pip.installs) == 2 and pip.installs[1][-1] == "--no-cache-dir"
 
 
+def test_when_pips_index_pages_lag_behind_uv_installs_the_same_pins(requirements: Path) -> None:
+    # PyPI's JSON index page can lag behind its HTML one after a release: pip cannot see a
+    # version that uv resolved, even without its cache.
+    pip = ScriptedPip(
+        Completed((), 1, "", STALE), Completed((), 1, "", STALE), Completed((), 0, "", "")
+    )
+    install("python3", requirements, pip)
+    uv = pip.installs[2]
+    assert Path(uv[0]).name.startswith("uv")
+    assert uv[1:] == ("pip", "install", "--python", "python3", "-r", str(requirements))
+
+
 def test_an_install_that_still_fails_names_pips_last_error(requirements: Path) -> None:
-    pip = ScriptedPip(Completed((), 1, "", STALE), Completed((), 1, "", STALE))
+    failed = Completed((), 1, "", STALE)
+    pip = ScriptedPip(failed, failed, Completed((), 1, "", "error: no solution"))
     with pytest.raises(EnvironmentProblemError) as caught:
         install("python3", requirements, pip)
     assert caught.value.message.endswith("No matching distribution found for packaging==26.4")

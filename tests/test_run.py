@@ -231,3 +231,21 @@ def test_report_never_overwrites_a_users_file(
     result = CliRunner().invoke(main, ["report", str(repo)])
     assert result.exit_code == 2 and "not written by envfix" in result.stderr
     assert (repo / "ENVFIX_REPORT.md").read_text(encoding="utf-8") == "my own notes\n"
+
+
+def test_clone_result_displays_as_the_report_in_a_notebook(
+    repo_factory: Callable[..., Path], target_python: Path, index: FakeIndex, tmp_path: Path
+) -> None:
+    source = repo_factory({"demo.ipynb": notebook("import numpy", "numpy.lookfor('x')")})
+    result = pipeline.clone(
+        str(source),
+        tmp_path / "clone",
+        target=str(target_python),
+        lock_options=pipeline.LockOptions(index_url=index.url, suggest=False),
+        run=pipeline.RunOptions(limits=Limits(cell=60)),
+    )
+    assert result.error is None and result.report is not None
+    shown = result._repr_markdown_()
+    assert shown == (tmp_path / "clone" / "ENVFIX_REPORT.md").read_text(encoding="utf-8")
+    assert "in cell 2 of demo.ipynb" in shown.splitlines()[2]
+    assert git(tmp_path / "clone", "status", "--porcelain") == ""

@@ -152,7 +152,7 @@ class UvResolver:
     def __init__(self, runtime: Runtime, runner: Runner, uv: str | None = None) -> None:
         self.runtime = runtime
         self.runner = runner
-        self.uv = uv or _uv_binary()
+        self.uv = uv or uv_binary()
 
     def target_arguments(self) -> list[str]:
         if self.runtime.interpreter:
@@ -279,7 +279,7 @@ class FallbackResolver:
         return self.fallback.resolve(request, workdir)
 
 
-def _uv_binary() -> str:
+def uv_binary() -> str:
     from uv import find_uv_bin
 
     return str(find_uv_bin())
