@@ -111,9 +111,7 @@ def check(python: str, runner: Runner) -> tuple[str, ...]:
 _STALE_INDEX = ("No matching distribution found", "Could not find a version that satisfies")
 
 
-def _pip(
-    runner: Runner, python: str, args: list[str], fallback: list[str] | None = None
-) -> None:
+def _pip(runner: Runner, python: str, args: list[str], fallback: list[str] | None = None) -> None:
     result = runner([python, "-m", "pip", *args], timeout=3600)
     if not result.ok and any(text in result.stderr for text in _STALE_INDEX):
         result = runner([python, "-m", "pip", *args, "--no-cache-dir"], timeout=3600)
