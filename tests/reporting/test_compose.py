@@ -149,3 +149,51 @@ def _git_as(root: Path, identity: dict[str, str], *args: str) -> None:
 
     env = {**os.environ, **GIT_IDENTITY, **identity}
     subprocess.run(["git", *args], cwd=root, env=env, check=True)
+
+
+def test_the_json_form_has_the_same_facts_under_stable_names(tmp_path: Path) -> None:
+    import json
+
+    from envfix import serialize
+
+    root = write_repo(tmp_path / "sfn")
+    report = compose(record(case("needs-gpu"), root), root)
+    doc = json.loads(json.dumps(serialize.document("report", serialize.report(report))))
+    assert sorted(doc) == sorted(
+        [
+            "schema_version",
+            "command",
+            "title",
+            "outcome",
+            "class",
+            "meaning",
+            "next_step",
+            "repo",
+            "commit",
+            "entry",
+            "where",
+            "environment",
+            "runtime",
+            "cells_passed",
+            "cells_total",
+            "packages",
+            "code",
+            "traceback",
+            "changes",
+            "recipes",
+            "rounds",
+            "install_cell",
+            "reproduce_command",
+            "redacted",
+            "logs",
+        ]
+    )
+    assert (doc["schema_version"], doc["command"], doc["outcome"], doc["class"]) == (
+        1,
+        "report",
+        "blocked",
+        "needs-gpu",
+    )
+    assert doc["packages"] == {"torch": "2.8.0+cu126"}
+    assert doc["next_step"].startswith("Runtime > Change runtime type > T4 GPU")
+    assert doc["where"] == "cell 4 of demo.ipynb" and doc["redacted"] == {}
