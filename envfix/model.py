@@ -526,3 +526,45 @@ class RunRecord:
     """The paper's own commit, before envfix's patches."""
     patches: tuple[Patch, ...] = ()
     """The patch commits on the branch, oldest first."""
+
+
+BatchOutcome = Literal["runs", "started", "blocked", "locked", "failed", "timeout"]
+"""A batch row's outcome: the run's three, `locked` (lock and patch done, not run), `failed`
+(envfix stopped at a stage with an error) or `timeout` (the repo's time limit ended it)."""
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One line of a batch's repo list: a repo, and optionally its ref and notebook."""
+
+    source: str
+    """A URL, `owner/name`, or a local path, as the line gives it."""
+    slug: str
+    """A folder name for it, unique in the batch (`owner__name`)."""
+    ref: str | None = None
+    notebook: str | None = None
+    line: int = 0
+    """The line of the list it came from, counted from 1."""
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """What envfix did with one repo of a batch: a row of the summary."""
+
+    source: str
+    slug: str
+    outcome: BatchOutcome
+    framework: str
+    """`pytorch`, `tensorflow`, `keras`, `jax`, `scikit-learn`, `numpy`, or `other`."""
+    seconds: float
+    changes: int = 0
+    """Packages installed or changed on top of the runtime."""
+    relaxed: int = 0
+    """Declared pins envfix could not honour."""
+    recipes: tuple[str, ...] = ()
+    rounds: int = 0
+    blocker: str | None = None
+    """The report's title when blocked, or the stage error when failed, redacted."""
+    failure_class: FailureClass | None = None
+    report: str | None = None
+    """The report file, relative to the batch's output folder."""
