@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 import shlex
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,8 +92,8 @@ def patch_workspace(
     original = dict(files.texts)
     patches: list[Patch] = []
     findings: list[Finding] = []
-    steps: list[tuple[str, str, Callable[[str, str], str], Recipe | None]] = [
-        (r.id, r.title, _recipe_step(r), r) for r in recipes
+    steps: list[tuple[str, str, Step, Recipe | None]] = [
+        (r.id, r.title, recipe_step(r), r) for r in recipes
     ]
     if installs is not None:
         steps.append(
@@ -104,14 +104,7 @@ def patch_workspace(
                 None,
             )
         )
-    # Each file goes through every step in turn, so that a file that no step changes is
-    # parsed once; the texts after each step are kept to make one commit per step.
-    after_step: dict[int, dict[str, str]] = {}
-    for rel, text in original.items():
-        for index, (_, _, step, _) in enumerate(steps):
-            new = step(rel, text)
-            if new != text:
-                after_step.setdefault(index, {})[rel] = text = new
+    after_step = rewrite_files(original, [step for _, _, step, _ in steps])
     for index, (step_id, title, _, recipe) in enumerate(steps):
         changed_texts = after_step.get(index)
         if not changed_texts:
@@ -241,35 +234,64 @@ def _diff(before: Mapping[str, str], after: Mapping[str, str]) -> str:
 
 # --- steps: how one recipe (or the install-line fix) changes one file ---------------------
 
+Step = Callable[[str, list[str]], list[str]]
+"""One step on one file: its relative path and its code (a .py file's text, or a notebook's
+code cells' sources) -> the code after the step."""
 
-def _recipe_step(recipe: Recipe) -> Callable[[str, str], str]:
-    def step(rel: str, text: str) -> str:
+
+def rewrite_files(texts: Mapping[str, str], steps: Sequence[Step]) -> dict[int, dict[str, str]]:
+    """Each file through every step in turn: for each step (by index), the files it changed
+    and their text just after it, so that each step can be one commit. A file is read once
+    (a notebook's JSON loaded once) and its code handed from step to step; the recipes'
+    engine reuses its parse and name resolution while no step changes it."""
+    after_step: dict[int, dict[str, str]] = {}
+    for rel, text in texts.items():
+        loaded = _code_of(rel, text)
+        if loaded is None:
+            continue
+        code, write = loaded
+        for index, step in enumerate(steps):
+            new = step(rel, code)
+            if new != code:
+                code = new
+                after_step.setdefault(index, {})[rel] = write(code)
+    return after_step
+
+
+def recipe_step(recipe: Recipe) -> Step:
+    def step(rel: str, code: list[str]) -> list[str]:
         if rel.endswith(".ipynb"):
-            return _cells(text, lambda cells: apply_to_notebook(recipe, cells)[0])
-        return apply_to_source(recipe, text)[0]
+            return apply_to_notebook(recipe, code)[0]
+        return [apply_to_source(recipe, code[0])[0]]
 
     return step
 
 
-def _cells(text: str, change: Callable[[list[str]], list[str]]) -> str:
-    """The notebook with `change` applied to its code cells' sources (all at once, in
-    order); outputs, metadata and ids untouched, and the JSON written as the file had it
-    (indent, key order)."""
+def _code_of(rel: str, text: str) -> tuple[list[str], Callable[[list[str]], str]] | None:
+    """A file's code and how to write it back: a .py file is its text; a notebook is its
+    code cells' sources, written back with outputs, metadata and ids untouched and the JSON
+    as the file had it (indent, key order). None for a notebook that is not one."""
+    if not rel.endswith(".ipynb"):
+        return [text], lambda code: code[0]
     try:
         doc = json.loads(text)
         cells = [c for c in doc["cells"] if isinstance(c, dict) and c.get("cell_type") == "code"]
     except (ValueError, KeyError, TypeError):
-        return text
+        return None
     sources = [_cell_text(c) for c in cells]
-    new_sources = change(sources)
-    changed = False
-    for cell, source, new in zip(cells, sources, new_sources, strict=True):
-        if new != source:
-            cell["source"] = (
-                new.splitlines(keepends=True) if isinstance(cell["source"], list) else new
-            )
-            changed = True
-    return _dump_like(text, doc) if changed else text
+    originals = [c.get("source", "") for c in cells]
+
+    def write(code: list[str]) -> str:
+        for cell, source, original, new in zip(cells, sources, originals, code, strict=True):
+            if new == source:
+                cell["source"] = original
+            else:
+                cell["source"] = (
+                    new.splitlines(keepends=True) if isinstance(original, list) else new
+                )
+        return _dump_like(text, doc)
+
+    return sources, write
 
 
 def _cell_text(cell: dict[str, Any]) -> str:
@@ -293,11 +315,11 @@ _CD_LINE = re.compile(r"^(\s*)%cd\s+(\S+)\s*$")
 _TF_VERSION_LINE = re.compile(r"^(\s*)%tensorflow_version\b")
 
 
-def _installs_step(installs: NotebookInstalls) -> Callable[[str, str], str]:
-    def step(rel: str, text: str) -> str:
+def _installs_step(installs: NotebookInstalls) -> Step:
+    def step(rel: str, code: list[str]) -> list[str]:
         if not rel.endswith(".ipynb"):
-            return text
-        return _cells(text, lambda cells: [_fix_install_lines(cell, installs) for cell in cells])
+            return code
+        return [_fix_install_lines(cell, installs) for cell in code]
 
     return step
 

@@ -159,3 +159,26 @@ def test_a_folder_that_is_not_a_repo(tmp_path: Path) -> None:
     folder = write_files(tmp_path / "plain", {"a.py": "import numpy as np\nx = np.float\n"})
     with pytest.raises(BadInputError, match="not a git repository"):
         patch_workspace(open_folder(folder), RECIPES)
+
+
+def test_a_tf1_notebook_patched_cell_by_cell_keeps_its_import(tmp_path: Path) -> None:
+    cells = [
+        ["%matplotlib inline\n", "!pip install -q h5py\n", "import numpy as np"],
+        ["import tensorflow as tf\n", "x = tf.placeholder(tf.float32)\n", "sess = tf.Session()"],
+        ["print 'a Python 2 cell: the notebook is patched cell by cell'"],
+    ]
+    doc = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}",
+                      "metadata": {}, "outputs": [], "source": source}
+                     for i, source in enumerate(cells)],
+           "metadata": {}, "nbformat": 4, "nbformat_minor": 5}  # fmt: skip
+    repo = make_git_repo(tmp_path / "tf1", {"tf1.ipynb": json.dumps(doc, indent=1) + "\n"})
+    result = patch_workspace(open_folder(repo), [recipe("tf1-session-compat-v1")])
+    assert [p.recipe for p in result.patches] == ["tf1-session-compat-v1"]
+    new = json.loads((repo / "tf1.ipynb").read_text())["cells"]
+    assert new[1]["source"] == [
+        "import tensorflow.compat.v1 as tf\n",
+        "tf.disable_v2_behavior()\n",
+        "x = tf.placeholder(tf.float32)\n",
+        "sess = tf.Session()",
+    ]
+    assert [c["source"] for c in (new[0], new[2])] == [cells[0], cells[2]]

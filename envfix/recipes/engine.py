@@ -22,7 +22,14 @@ import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from envfix.recipes.fixes import Fix, RecipeError, fix_for, mentions_any
+from envfix.recipes.fixes import (
+    Fix,
+    RecipeError,
+    dotted,
+    fix_for,
+    mentions_any,
+    source_index,
+)
 
 REQUIRED_KEYS = ("id", "title", "library", "gone_in", "error", "fix", "examples", "source")
 
@@ -56,8 +63,9 @@ class Recipe:
     path: str = field(default="", compare=False)
 
     def could_change(self, text: str) -> bool:
-        """A cheap look at the text: False when no fix can change it (no parse needed)."""
-        return any(all(mentions_any(text, group) for group in fix.needs()) for fix in self.fixes)
+        """A cheap look at the text: False when no fix can change it (no LibCST needed)."""
+        index = source_index(text)
+        return any(fix.could_change(index) for fix in self.fixes)
 
     def applies_to(self, versions: Mapping[str, str], python_version: str) -> bool:
         """Whether the target has the library at a version without the old API."""
@@ -152,15 +160,19 @@ def apply_to_source(recipe: Recipe, source: str) -> tuple[str, int]:
 
     Source that does not parse (Python 2, a syntax error) is returned unchanged.
     """
-    if not recipe.could_change(source):
+    index = source_index(source)
+    wanted = [fix.could_change(index) for fix in recipe.fixes]
+    if not any(wanted):
         return source, 0
     module = parse(source)
     if module is None:
         return source, 0
     changes = 0
-    for fix in recipe.fixes:
-        outcome = fix.run(module)
-        module, changes = outcome.module, changes + outcome.changes
+    for fix, could in zip(recipe.fixes, wanted, strict=True):
+        # The look was at the source as it came: once a fix changed it, the next one runs.
+        if could or changes:
+            outcome = fix.run(module)
+            module, changes = outcome.module, changes + outcome.changes
     return (module.code, changes) if changes else (source, 0)
 
 
@@ -273,12 +285,60 @@ def apply_to_cell(recipe: Recipe, cell: str, imports: str) -> tuple[str, int]:
     header, _, body = rewritten.partition(_SENTINEL + "\n")
     if not body and not rewritten.endswith(_SENTINEL + "\n"):
         return cell, 0
-    # Imports a fix added come after the header's imports: they belong to this cell. (A
-    # rewritten header import is not one of them: the header only grew by the added ones.)
-    grown = len(header.rstrip("\n").split("\n")) - len(imports.split("\n")) if imports else 0
-    added = header.rstrip("\n").split("\n")[-grown:] if grown > 0 else []
-    body = "\n".join([*added, body]) if added else body
+    carried = _carried_lines(imports, header, body)
+    body = "\n".join([*carried, body]) if carried else body
     return _restore_ipython(body, kept), changes
+
+
+def _carried_lines(imports: str, header: str, body: str) -> list[str]:
+    """The lines a fix wrote into the header (the notebook's imports, put before the cell)
+    that the cell must have: imports it added and statements it added, such as
+    `tf.disable_v2_behavior()`; and the header's imports it rewrote (`import
+    tensorflow.compat.v1 as tf`) when an added statement uses their names, since the cell
+    that holds the original import stays as it is. A rewritten import no added line needs
+    is fixed in its own cell. Lines the cell has already are not repeated."""
+    before = [line for line in imports.split("\n") if line]
+    bound: set[str] = set()
+    for line in before:
+        bound |= _bound_names(line) or set()
+    new = [line for line in header.rstrip("\n").split("\n") if line and line not in before]
+    added, rewritten = [], []
+    for line in new:
+        names = _bound_names(line)
+        if names is None or names - bound:
+            added.append(line)
+        else:
+            rewritten.append((line, names))
+    statements = [line for line in added if _bound_names(line) is None]
+    needed = {
+        line
+        for line, names in rewritten
+        if any(mentions_any(statement, names) for statement in statements)
+    }
+    have = set(body.split("\n"))
+    return [line for line in new if (line in added or line in needed) and line not in have]
+
+
+def _bound_names(line: str) -> set[str] | None:
+    """The names an import line binds (`tf` for `import tensorflow as tf`); None for a line
+    that is not an import."""
+    try:
+        statement = cst.parse_statement(line + "\n")
+    except cst.ParserSyntaxError:
+        return None
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return None
+    names: set[str] = set()
+    for small in statement.body:
+        if isinstance(small, cst.Import):
+            names |= {
+                a.evaluated_alias or (dotted(a.name) or "").partition(".")[0] for a in small.names
+            }
+        elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+            names |= {a.evaluated_alias or dotted(a.name) or "" for a in small.names}
+        else:
+            return None
+    return names
 
 
 def check_examples(recipe: Recipe) -> list[str]:

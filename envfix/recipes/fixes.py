@@ -6,8 +6,10 @@ survive, and matches what names really refer to through the imports (`import num
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -57,6 +59,88 @@ class Outcome:
 
     module: cst.Module
     changes: int = 0
+
+
+# --- what a file names, before it is parsed with LibCST --------------------------------
+
+
+@dataclass(frozen=True)
+class SourceIndex:
+    """What a source text names, read once with cheap tools (a regular expression and
+    Python's own `ast` parser) before any recipe looks at it: a fix whose words or imported
+    names are missing cannot change the file, so the file is not parsed with LibCST nor are
+    its names resolved for it. Every check errs on the side of "could change"."""
+
+    text: str
+    words: frozenset[str]
+    """Every identifier-like token of the text (comments and strings included)."""
+    reached: frozenset[str] | None
+    """Dotted names the code reaches through an import, with all their prefixes:
+    `np.linalg.norm` after `import numpy as np` gives `numpy`, `numpy.linalg` and
+    `numpy.linalg.norm`; imported modules and names count too. None when `ast` cannot read
+    the text (then nothing is ruled out)."""
+
+    def mentions(self, words: Iterable[str]) -> bool:
+        """Whether the text has one of the words as a whole word (see `mentions_any`)."""
+        words = tuple(words)
+        if all(_WORD.fullmatch(word) for word in words):
+            return not self.words.isdisjoint(words)
+        return mentions_any(self.text, words)
+
+    def reaches(self, path: str) -> bool:
+        """Whether the code may refer to `path` (or to a name below it) through an import."""
+        return self.reached is None or path in self.reached
+
+
+_WORD = re.compile(r"\w+")
+
+
+@functools.lru_cache(maxsize=64)
+def source_index(text: str) -> SourceIndex:
+    return SourceIndex(text, frozenset(_WORD.findall(text)), _reached_names(text))
+
+
+def _reached_names(text: str) -> frozenset[str] | None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes and the like
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    bound: dict[str, set[str]] = {}
+    reached: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                reached.add(alias.name)
+                local = alias.asname or alias.name.partition(".")[0]
+                bound.setdefault(local, set()).add(alias.name if alias.asname else local)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            reached.add(node.module)
+            for alias in node.names:
+                if alias.name != "*":
+                    full = f"{node.module}.{alias.name}"
+                    reached.add(full)
+                    bound.setdefault(alias.asname or alias.name, set()).add(full)
+    if bound:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute):
+                chain = []
+                head: ast.expr = node
+                while isinstance(head, ast.Attribute):
+                    chain.append(head.attr)
+                    head = head.value
+                if isinstance(head, ast.Name) and head.id in bound:
+                    rest = ".".join(reversed(chain))
+                    reached.update(f"{path}.{rest}" for path in bound[head.id])
+            elif isinstance(node, ast.Name) and node.id in bound:
+                reached.update(bound[node.id])
+    with_prefixes = set(reached)
+    for name in reached:
+        while "." in name:
+            name = name.rpartition(".")[0]
+            with_prefixes.add(name)
+    return frozenset(with_prefixes)
 
 
 # --- names through imports ----------------------------------------------------------------
@@ -348,6 +432,18 @@ class Fix:
         """Groups of words: a file can only change when it has a word of every group."""
         return [group for group in (self.triggers(), self.modules()) if group]
 
+    def references(self) -> tuple[str, ...]:
+        """Full dotted names of which the code must reach one through an import for this
+        fix to change it; empty when there is no such condition."""
+        return ()
+
+    def could_change(self, index: SourceIndex) -> bool:
+        """A cheap look (no LibCST): False when this fix cannot change the source."""
+        if not all(index.mentions(group) for group in self.needs()):
+            return False
+        references = self.references()
+        return not references or any(index.reaches(name) for name in references)
+
     def gone(self) -> set[str]:
         """Dotted names the fix rewrites away: their imports go once nothing uses them."""
         return {str(name) for name in self.settings.get("drop_imports", ())}
@@ -359,7 +455,8 @@ class Fix:
         """`apply`, then the imports it made unneeded removed and the ones it needs added."""
         outcome = self.apply(module)
         if not outcome.changes:
-            return outcome
+            # The module itself, not an equal copy: its name resolution stays usable.
+            return Outcome(module)
         adder = ImportAdder()
         module = prune_imports(outcome.module, self.gone())
         for path in self.settings.get("imports", ()):
@@ -413,7 +510,7 @@ class _Rewriter(cst.CSTTransformer):
 
 def _run(module: cst.Module, rewriter: _Rewriter) -> Outcome:
     new = metadata_wrapper(module).visit(rewriter)
-    return Outcome(new, rewriter.changes)
+    return Outcome(new if rewriter.changes else module, rewriter.changes)
 
 
 _LAST_WRAPPER: list[MetadataWrapper] = []
@@ -446,6 +543,9 @@ class RenameAttribute(Fix):
 
     def modules(self) -> tuple[str, ...]:
         return _tops(self.names())
+
+    def references(self) -> tuple[str, ...]:
+        return tuple(self.names())
 
     def apply(self, module: cst.Module) -> Outcome:
         adder = self.adder()
@@ -568,6 +668,9 @@ class MoveModule(Fix):
 
     def modules(self) -> tuple[str, ...]:
         return _tops(self.moves())
+
+    def references(self) -> tuple[str, ...]:
+        return tuple(self.moves())
 
     def apply(self, module: cst.Module) -> Outcome:
         return _run(module, _MoveModules(self.moves()))
@@ -695,6 +798,11 @@ class RenameKeyword(Fix):
         modules += (str(library).partition(".")[0],) if library else ()
         return [group for group in (self.triggers(), names, modules) if group]
 
+    def references(self) -> tuple[str, ...]:
+        if self.settings.get("methods"):
+            return ()  # a method of any object: nothing to look up
+        return tuple(str(c) for c in self.settings.get("calls", []))
+
     def rules(self) -> dict[str, dict[str, Any]]:
         rules = {}
         for old, spec in self.setting("keywords", dict).items():
@@ -810,6 +918,9 @@ class AddKeyword(Fix):
     def modules(self) -> tuple[str, ...]:
         return _tops(str(c) for c in self.setting("calls", list))
 
+    def references(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.setting("calls", list))
+
     def apply(self, module: cst.Module) -> Outcome:
         adder = self.adder()
         rewriter = _AddKeyword(
@@ -869,6 +980,9 @@ class ReplaceCall(Fix):
 
     def modules(self) -> tuple[str, ...]:
         return _tops(str(c) for c in self.setting("calls", dict))
+
+    def references(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.setting("calls", dict))
 
     def gone(self) -> set[str]:
         return super().gone() | {str(c) for c in self.setting("calls", dict)}
@@ -965,6 +1079,9 @@ class RenameMethod(Fix):
     def modules(self) -> tuple[str, ...]:
         return (self.setting("library_module", str).partition(".")[0],)
 
+    def references(self) -> tuple[str, ...]:
+        return (self.setting("library_module", str),)
+
     def apply(self, module: cst.Module) -> Outcome:
         library = self.setting("library_module", str)
         if not any(
@@ -1026,6 +1143,9 @@ class ReplaceStringArgument(Fix):
 
     def modules(self) -> tuple[str, ...]:
         return _tops(str(c) for c in self.setting("calls", list))
+
+    def references(self) -> tuple[str, ...]:
+        return tuple(str(c) for c in self.setting("calls", list))
 
     def apply(self, module: cst.Module) -> Outcome:
         values = {str(k): str(v) for k, v in (self.settings.get("values") or {}).items()}
@@ -1097,6 +1217,10 @@ class SwapModule(Fix):
     def modules(self) -> tuple[str, ...]:
         return (self.setting("module", str).partition(".")[0],)
 
+    def references(self) -> tuple[str, ...]:
+        module = self.setting("module", str)
+        return tuple(f"{module}.{use}" for use in self.setting("when_uses", list))
+
     def apply(self, module: cst.Module) -> Outcome:
         old = self.setting("module", str)
         new = self.setting("to", str)
@@ -1105,23 +1229,11 @@ class SwapModule(Fix):
         metadata_wrapper(module).visit(finder)
         if not finder.found:
             return Outcome(module)
-        swapper = _SwapImport(old, new)
+        after = self.settings.get("after_imports")
+        swapper = _SwapImport(old, new, str(after) if after else None, module.code)
         new_module = module.visit(swapper)
         if not swapper.aliases:
             return Outcome(module)
-        after = self.settings.get("after_imports")
-        if after:
-            lines = [
-                cst.parse_statement(str(after).format(alias=alias) + "\n")
-                for alias in swapper.aliases
-            ]
-            already = cst.Module([]).code_for_node(new_module)
-            lines = [
-                line for line in lines if cst.Module([]).code_for_node(line).strip() not in already
-            ]
-            body = list(new_module.body)
-            position = _after_imports(body)
-            new_module = new_module.with_changes(body=[*body[:position], *lines, *body[position:]])
         return Outcome(new_module, len(swapper.aliases))
 
 
@@ -1142,10 +1254,16 @@ class _UsesAny(cst.CSTVisitor):
 
 
 class _SwapImport(cst.CSTTransformer):
-    def __init__(self, old: str, new: str) -> None:
+    """Swaps `import old as x` for `import new as x`; the `after` statement (`{alias}` filled
+    in) goes right after each swapped import, in the same block: an import inside a function
+    binds its name there only. A statement the file has already is not added again."""
+
+    def __init__(self, old: str, new: str, after: str | None, code: str) -> None:
         super().__init__()
-        self.old, self.new = old, new
+        self.old, self.new, self.after = old, new, after
+        self.lines = {line.strip() for line in code.splitlines()}
         self.aliases: list[str] = []
+        self.pending: list[str] = []
 
     def leave_Import(self, original: cst.Import, updated: cst.Import) -> cst.Import:
         names = []
@@ -1156,12 +1274,42 @@ class _SwapImport(cst.CSTTransformer):
                     names.append(alias)
                     continue
                 self.aliases.append(local)
+                if self.after is not None:
+                    line = self.after.format(alias=local)
+                    if line.strip() not in self.lines and line not in self.pending:
+                        self.pending.append(line)
                 alias = alias.with_changes(
                     name=expression(self.new),
                     asname=cst.AsName(name=cst.Name(local)),
                 )
             names.append(alias)
         return updated.with_changes(names=names)
+
+    def _added(self) -> list[cst.BaseSmallStatement]:
+        added = [small_statement(line) for line in self.pending]
+        self.pending = []
+        return added
+
+    def leave_SimpleStatementLine(
+        self, original: cst.SimpleStatementLine, updated: cst.SimpleStatementLine
+    ) -> cst.BaseStatement | cst.FlattenSentinel[cst.BaseStatement]:
+        added = self._added()
+        if not added:
+            return updated
+        return cst.FlattenSentinel([updated, *(cst.SimpleStatementLine([s]) for s in added)])
+
+    def leave_SimpleStatementSuite(
+        self, original: cst.SimpleStatementSuite, updated: cst.SimpleStatementSuite
+    ) -> cst.SimpleStatementSuite:
+        # `if ok: import tensorflow as tf`: the statement joins the same line.
+        added = self._added()
+        if not added:
+            return updated
+        body = list(updated.body)
+        body[-1] = body[-1].with_changes(
+            semicolon=cst.Semicolon(whitespace_after=cst.SimpleWhitespace(" "))
+        )
+        return updated.with_changes(body=[*body, *added])
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -1247,6 +1395,23 @@ class RewriteExpression(Fix):
     def gone(self) -> set[str]:
         return super().gone() | set(self._pattern_names())
 
+    def could_change(self, index: SourceIndex) -> bool:
+        """Besides the words: the library imported, and one pattern whose module paths the
+        code reaches and whose runs of words (those not split by a placeholder) are in the
+        text, in order, with only punctuation, spaces or comments between them."""
+        if not super().could_change(index):
+            return False
+        library = self.settings.get("library_module")
+        if library and not index.reaches(str(library)):
+            return False
+        for entry in self.setting("rewrites", list):
+            paths, runs = _pattern_check(str(entry["pattern"]))
+            if all(index.reaches(path) for path in paths) and all(
+                run.search(index.text) for run in runs
+            ):
+                return True
+        return False
+
     def apply(self, module: cst.Module) -> Outcome:
         library = self.settings.get("library_module")
         if library and not any(
@@ -1259,6 +1424,34 @@ class RewriteExpression(Fix):
         outcome = _run(module, rewriter)
         outcome.module = adder.apply(outcome.module)
         return outcome
+
+
+_BETWEEN_WORDS = r"(?:[^\w#]|#[^\n]*+)*+"
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern_check(pattern: str) -> tuple[tuple[str, ...], tuple[re.Pattern[str], ...]]:
+    """The module paths a rewrite pattern names (`numpy.array`: the code must reach them
+    through an import, and writes their last name as it is), and one regular expression per
+    run of words the code must hold as they are (`.data[0]` in `{x}.mean().data[0]`)."""
+    paths: list[str] = []
+
+    def path(m: re.Match[str]) -> str:
+        if not is_module_top(m[0]):
+            return m[0]
+        paths.append(m[0])
+        return "\x00" + m[0].rpartition(".")[2]
+
+    text = re.sub(
+        r"(?<![\w.])[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+", path, _PLACEHOLDER.sub("\x00", pattern)
+    )
+    runs = []
+    for segment in text.split("\x00"):
+        words = re.findall(r"\w+", segment)
+        if words:
+            joined = _BETWEEN_WORDS.join(re.escape(w) for w in words)
+            runs.append(re.compile(rf"(?<!\w){joined}(?!\w)"))
+    return tuple(paths), tuple(runs)
 
 
 class _Rewrites(_Rewriter):
@@ -1383,6 +1576,9 @@ class Prologue(Fix):
 
     def modules(self) -> tuple[str, ...]:
         return _tops(str(m) for m in self.setting("when_imports", list))
+
+    def references(self) -> tuple[str, ...]:
+        return tuple(str(m) for m in self.setting("when_imports", list))
 
     def apply(self, module: cst.Module) -> Outcome:
         wanted = [str(m) for m in self.setting("when_imports", list)]

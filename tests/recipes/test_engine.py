@@ -10,11 +10,13 @@ from envfix.recipes.engine import (
     Recipe,
     applicable,
     apply_to_cell,
+    apply_to_notebook,
     catalogue,
     check_examples,
     load_recipe,
     notebook_imports,
 )
+from envfix.recipes.engine import recipe as shipped
 from envfix.recipes.fixes import RecipeError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +89,52 @@ def test_added_imports_land_in_the_cell() -> None:
     moved = recipe(fix={"kind": "rename-attribute", "names": {"scipy.interp": "numpy.interp"}})
     new, _ = apply_to_cell(moved, "y = scipy.interp(a, b, c)", "import scipy")
     assert new == "import numpy\ny = numpy.interp(a, b, c)"
+
+
+TF1_CELLS = [
+    "%matplotlib inline\n!pip install -q tensorflow==1.15\nimport numpy as np",
+    "import tensorflow as tf\n\nx = tf.placeholder(tf.float32, [None, 3])\n"
+    "sess = tf.Session()\nsess.run?",
+    "!nvidia-smi\nprint(np.zeros(3))",
+]
+TF1_CELL = (
+    "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n\n"
+    "x = tf.placeholder(tf.float32, [None, 3])\nsess = tf.Session()\nsess.run?"
+)
+
+
+def test_a_cell_keeps_its_swapped_import_and_the_added_line() -> None:
+    tf1 = shipped("tf1-session-compat-v1")
+    imports = notebook_imports(TF1_CELLS)
+    new, changes = apply_to_cell(tf1, TF1_CELLS[1], imports)
+    assert new == TF1_CELL and changes >= 1
+    assert apply_to_cell(tf1, TF1_CELLS[0], imports) == (TF1_CELLS[0], 0)
+    assert apply_to_cell(tf1, new, notebook_imports([TF1_CELLS[0], new]))[0] == new
+
+
+def test_a_cell_whose_import_is_in_another_cell_gets_the_swapped_import() -> None:
+    tf1 = shipped("tf1-session-compat-v1")
+    cells = ["import tensorflow as tf", "%time sess = tf.Session()\ny = tf.placeholder(tf.int32)"]
+    new, _ = apply_to_cell(tf1, cells[1], notebook_imports(cells))
+    assert new == (
+        "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n"
+        "%time sess = tf.Session()\ny = tf.placeholder(tf.int32)"
+    )
+    # A rewritten import that no added line needs stays in its own cell.
+    moved = shipped("sklearn-cross-validation-modules")
+    cells = ["from sklearn.cross_validation import KFold", "folds = KFold(5)"]
+    imports = notebook_imports(cells)
+    assert apply_to_cell(moved, cells[1], imports)[0] == cells[1]
+
+
+@pytest.mark.parametrize("py2_cell", [False, True])
+def test_tf1_notebook_whole_or_cell_by_cell(py2_cell: bool) -> None:
+    tf1 = shipped("tf1-session-compat-v1")
+    cells = [*TF1_CELLS, "print 'done'"] if py2_cell else TF1_CELLS
+    new, changes = apply_to_notebook(tf1, cells)
+    assert changes >= 1
+    assert new[0] == cells[0] and new[2] == cells[2] and new[1] == TF1_CELL
+    assert new[3:] == cells[3:]
 
 
 def test_the_catalogue_is_large_and_every_recipe_passes_its_examples() -> None:

@@ -242,6 +242,81 @@ def test_swap_module_only_when_the_old_api_is_used() -> None:
     assert changes == 0
 
 
+TF1 = {
+    "module": "tensorflow",
+    "to": "tensorflow.compat.v1",
+    "when_uses": ["Session", "placeholder"],
+    "after_imports": "{alias}.disable_v2_behavior()",
+}
+
+
+def test_swap_module_adds_its_line_in_the_scope_of_a_lazy_import() -> None:
+    code, changes = fix(
+        "swap-module",
+        TF1,
+        """\
+        import numpy as np
+
+
+        def build(n):
+            import tensorflow as tf  # lazy
+            x = tf.placeholder(tf.float32, [None, n])
+            return x
+        """,
+    )
+    assert code == textwrap.dedent(
+        """\
+        import numpy as np
+
+
+        def build(n):
+            import tensorflow.compat.v1 as tf  # lazy
+            tf.disable_v2_behavior()
+            x = tf.placeholder(tf.float32, [None, n])
+            return x
+        """
+    )
+    assert changes == 1
+    namespace: dict[str, object] = {}
+    exec(compile(code, "lazy", "exec"), namespace)  # nothing runs `tf` at module level
+
+
+def test_swap_module_adds_its_line_right_after_each_swapped_import() -> None:
+    code, changes = fix(
+        "swap-module",
+        TF1,
+        """\
+        import tensorflow as tf
+        import numpy as np
+
+        try:
+            import tensorflow as tf2
+        except ImportError:
+            tf2 = None
+        if tf2: import tensorflow as tf3
+        sess = tf.Session()
+        """,
+    )
+    assert code == textwrap.dedent(
+        """\
+        import tensorflow.compat.v1 as tf
+        tf.disable_v2_behavior()
+        import numpy as np
+
+        try:
+            import tensorflow.compat.v1 as tf2
+            tf2.disable_v2_behavior()
+        except ImportError:
+            tf2 = None
+        if tf2: import tensorflow.compat.v1 as tf3; tf3.disable_v2_behavior()
+        sess = tf.Session()
+        """
+    )
+    assert changes == 3
+    again, changes = fix("swap-module", TF1, code)
+    assert changes == 0 and again == code
+
+
 def test_rewrite_expression_patterns_and_statements() -> None:
     settings = {
         "library_module": "pandas",
@@ -287,3 +362,41 @@ def test_unknown_kind_and_bad_settings() -> None:
     with pytest.raises(RecipeError):
         fix_for("rename-attribute", {"names": "not a mapping"}).triggers()
     assert len({k.kind for k in FIX_KINDS}) == len(FIX_KINDS)
+
+
+def test_the_cheap_look_rules_out_names_that_only_look_alike() -> None:
+    from envfix.recipes.fixes import source_index
+
+    renames = fix_for("rename-attribute", {"names": {"tensorflow.log": "tensorflow.math.log"}})
+    numpy_log = source_index("import numpy as np\nimport tensorflow as tf\ny = np.log(x)\n")
+    assert not renames.could_change(numpy_log)  # `log` is there, but not tensorflow's
+    for source in (
+        "import tensorflow as tf\ny = tf.log(x)\n",
+        "from tensorflow import log\n",
+        "def f():\n    import tensorflow\n    return tensorflow.log(2)\n",
+        "print 'Python 2: nothing is ruled out'\nimport tensorflow as tf\ntf.log(x)\n",
+    ):
+        assert renames.could_change(source_index(source)), source
+    assert fix_for("move-module", {"modules": {"imp": "importlib"}}).could_change(
+        source_index("import imp\nimp.reload(m)\n")
+    )
+
+
+def test_the_cheap_look_at_rewrite_patterns() -> None:
+    from envfix.recipes.fixes import source_index
+
+    data = fix_for(
+        "rewrite-expression",
+        {"library_module": "torch", "rewrites": [{"pattern": "{x}.mean().data[0]",
+                                                  "replacement": "{x}.mean().item()"}]},
+    )  # fmt: skip
+    assert data.could_change(source_index("import torch\nv = loss.mean( ) .data [ 0 ]\n"))
+    assert data.could_change(source_index("import torch\nv = (l.mean()  # m\n .data[0])\n"))
+    assert not data.could_change(source_index("import torch\nv = loss.mean().data[1]\n"))
+    assert not data.could_change(source_index("import numpy\nv = loss.mean().data[0]\n"))
+    reached = fix_for(
+        "rewrite-expression",
+        {"rewrites": [{"pattern": "numpy.array({a}, copy=False)", "replacement": "numpy.asarray({a})"}]},
+    )  # fmt: skip
+    assert reached.could_change(source_index("import numpy as np\nb = np.array(a, copy=False)\n"))
+    assert not reached.could_change(source_index("import numpy as np\nb = array(a, copy=False)\n"))
