@@ -10,18 +10,24 @@ import json
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
 from envfix import __version__, pipeline, render, serialize
+from envfix.batch import process as batch_process
+from envfix.batch import repos as batch_repos
+from envfix.batch import summary as batch_summary
 from envfix.errors import EXIT_BLOCKED, EXIT_INTERNAL, BadInputError, EnvfixError
 from envfix.execute.notebook import Limits
-from envfix.model import RunResult
+from envfix.model import BatchRow, RunResult
 from envfix.recipes.engine import catalogue, check_examples, recipe
 from envfix.reporting.markdown import to_markdown
 from envfix.runtime import load_profile, profile_names
@@ -462,6 +468,192 @@ def runtime(target: str | None, list_all: bool, packages: bool, json_output: boo
         _emit_json("runtime", {"runtime": body})
     else:
         render.make_console().print(render.runtime_detail(rt))
+
+
+# --- batch ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="REPOS.txt | --merge SUMMARY...")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Repos processed at once, each by an envfix process of its own.",
+)
+@click.option(
+    "--run",
+    "run_notebooks",
+    is_flag=True,
+    help="Install and run each repo's notebook, in a virtual environment under its clone"
+    " (default: clone, scan, lock and patch only, as clone --no-run).",
+)
+@click.option(
+    "--target",
+    metavar="TARGET",
+    help="Runtime to lock and patch every repo for (as for clone; not with --run).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the clones, logs and summaries. Default: envfix-batch, or"
+    " envfix-batch-K-of-N for a shard.",
+)
+@click.option(
+    "--repo-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=batch_process.DEFAULT_REPO_TIMEOUT,
+    show_default=True,
+    help="Seconds one repo may take; then it is stopped and its row says timeout.",
+)
+@click.option("--force", is_flag=True, help="Process again the repos an earlier batch did.")
+@click.option(
+    "--shard",
+    metavar="K/N",
+    help="Process only the K-th of N shards (by a hash of each repo's slug), for a CI matrix.",
+)
+@click.option(
+    "--merge",
+    is_flag=True,
+    help="Join the summary.json files (or folders with one) given instead of a list into one"
+    " summary in --out.",
+)
+@index_option
+@offline_option
+@json_option
+@_handle_errors
+def batch(
+    inputs: tuple[str, ...],
+    jobs: int,
+    run_notebooks: bool,
+    target: str | None,
+    out: Path | None,
+    repo_timeout: float,
+    force: bool,
+    shard: str | None,
+    merge: bool,
+    index_url: str | None,
+    offline: bool,
+    json_output: bool,
+) -> None:
+    """Process every repo of REPOS.txt, one a line: `REPO[@REF] [NOTEBOOK]` (# comments).
+
+    Each repo is cloned into OUT/repos/SLUG by an envfix clone of its own; its log goes to
+    OUT/logs/SLUG.log, and OUT/summary.{md,html,json} sum up the batch. A repo done by an
+    earlier batch is skipped (unless --force). A repo that fails is a row of the summary:
+    the batch exits 0 once every repo was processed."""
+    if merge:
+        if run_notebooks or force or shard or target:
+            raise BadInputError("--merge takes only summaries, --out and --json")
+        folder = out or Path("envfix-batch")
+        rows = batch_summary.merge([Path(p) for p in inputs])
+        batch_summary.write_summaries(rows, folder, title="envfix batch (merged)")
+    else:
+        if len(inputs) != 1:
+            raise BadInputError(
+                "give one repo list (or --merge with summaries)",
+                hint="envfix batch repos.txt, or envfix batch --merge out-1 out-2",
+            )
+        items = batch_repos.read_list(Path(inputs[0]))
+        title = f"envfix batch: {Path(inputs[0]).name}"
+        folder = out or Path("envfix-batch")
+        if shard is not None:
+            index, count = batch_repos.parse_shard(shard)
+            items = batch_repos.shard(items, index, count)
+            title += f" (shard {index}/{count})"
+            folder = out or Path(f"envfix-batch-{index}-of-{count}")
+        options = batch_process.BatchOptions(
+            run=run_notebooks,
+            target=target,
+            index_url=index_url,
+            offline=offline,
+            jobs=jobs,
+            repo_timeout=repo_timeout,
+            force=force,
+        )
+        with _batch_progress(json_output, len(items)) as progress:
+            rows = batch_process.batch(items, folder, options, progress, title=title)
+    if json_output:
+        click.echo(json.dumps({**batch_summary.to_json(rows), "out": str(folder)}, indent=2))
+        return
+    console = render.make_console()
+    if rows:
+        console.print(_batch_table(rows))
+    console.print(batch_summary.totals_line(batch_summary.totals(rows)), soft_wrap=True)
+    names = ", ".join(
+        (batch_summary.SUMMARY_MD, batch_summary.SUMMARY_HTML, batch_summary.SUMMARY_JSON)
+    )
+    console.print(f"Summaries in {folder}: {names}", highlight=False)
+    if not merge:
+        console.print(f"Clones in {folder / batch_process.REPOS}, logs in {folder / 'logs'}")
+
+
+@contextmanager
+def _batch_progress(json_output: bool, total: int) -> Iterator[batch_process.BatchProgress | None]:
+    """A bar for the whole batch on a terminal's stderr; elsewhere a line per repo that
+    ends; nothing with --json."""
+    console = render.make_console(stderr=True)
+    if json_output:
+        yield None
+        return
+    if not console.is_terminal:
+
+        def line(step: batch_process.Step) -> None:
+            if step.row is not None:
+                done = " (done before)" if step.skipped else f" ({step.row.seconds:.0f} s)"
+                console.print(
+                    f"[{step.done}/{step.total}] {step.item.slug}: {step.row.outcome}{done}",
+                    highlight=False,
+                    markup=False,
+                )
+
+        yield line
+        return
+    running: list[str] = []
+    bar = Progress(
+        TextColumn("envfix batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("", total=total)
+
+    def update(step: batch_process.Step) -> None:
+        if step.row is None:
+            running.append(step.item.slug)
+        elif step.item.slug in running:
+            running.remove(step.item.slug)
+        if step.row is not None:
+            outcome = "done before" if step.skipped else step.row.outcome
+            bar.console.print(f"{step.item.slug}: {outcome}", highlight=False, markup=False)
+        shown = ", ".join(running[:3]) + (f" +{len(running) - 3}" if len(running) > 3 else "")
+        bar.update(task, completed=step.done, description=shown)
+
+    with bar:
+        yield update
+
+
+def _batch_table(rows: tuple[BatchRow, ...]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("repo", "outcome", "framework", "changes", "time", "blocker"):
+        table.add_column(column, justify="right" if column in ("changes", "time") else "left")
+    for row in rows:
+        changes = f"{row.changes} ({row.relaxed} relaxed)" if row.relaxed else str(row.changes)
+        blocker = " ".join(p for p in (row.failure_class, row.blocker) if p)
+        table.add_row(
+            row.slug,
+            row.outcome,
+            row.framework,
+            changes,
+            f"{row.seconds:.0f} s",
+            Text(blocker[:100] or "-"),
+        )
+    return table
 
 
 if __name__ == "__main__":

@@ -538,7 +538,8 @@ class BatchItem:
     """One line of a batch's repo list: a repo, and optionally its ref and notebook."""
 
     source: str
-    """A URL, `owner/name`, or a local path, as the line gives it."""
+    """A URL or `owner/name` as the line gives it, or a local path made absolute (relative
+    paths are read from the list's folder)."""
     slug: str
     """A folder name for it, unique in the batch (`owner__name`)."""
     ref: str | None = None

@@ -7,6 +7,7 @@ fake and the CLI can log every command in one place.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -60,27 +61,43 @@ class SubprocessRunner:
             # A None value removes the variable (a find-links or config setting, say).
             full_env = {k: v for k, v in {**os.environ, **env}.items() if v is not None}
         try:
-            proc = subprocess.run(
+            # Its own process group, so that a time limit (or Ctrl-C) ends what it started
+            # too: pip's builds, uv, a notebook's kernel.
+            proc = subprocess.Popen(
                 list(args),
                 cwd=cwd,
                 env=full_env,
-                timeout=timeout,
-                input=input,
-                capture_output=True,
+                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                check=False,
+                start_new_session=True,
             )
         except FileNotFoundError as exc:
             raise ToolMissingError(
                 f"'{args[0]}' is not installed or not on PATH",
                 hint="install it, or run envfix where it is available",
             ) from exc
+        try:
+            stdout, stderr = proc.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
+            _kill_group(proc)
             raise ProgramTimeoutError(
                 f"'{' '.join(args[:3])} ...' did not finish within {timeout:.0f} s"
             ) from exc
-        return Completed(tuple(args), proc.returncode, proc.stdout, proc.stderr)
+        except BaseException:
+            _kill_group(proc)
+            raise
+        return Completed(tuple(args), proc.returncode, stdout, stderr)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+    proc.communicate()
 
 
 default_runner: Runner = SubprocessRunner()

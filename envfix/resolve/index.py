@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -205,7 +206,8 @@ class SimpleIndex:
             return cached["document"]  # type: ignore[no-any-return]
         document = json.loads(body) if body is not None else None
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
+        # A name of this process's own: parallel envfix processes (a batch) share the cache.
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps({"fetched": time.time(), "document": document}))
         temporary.replace(path)
         return document
