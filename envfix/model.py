@@ -508,6 +508,9 @@ class Report:
     redacted: tuple[tuple[str, int], ...] = ()
     """What redaction removed: (category, count), never the values."""
     logs: str = ".envfix/"
+    pins_for_colab: bool = True
+    """Were the pins made for a Colab runtime? Off Colab they are for the environment the
+    run used, and pasting them into Colab would be wrong."""
 
 
 @dataclass(frozen=True)

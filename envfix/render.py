@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +27,7 @@ from envfix.model import (
 from envfix.pipeline import CloneResult
 from envfix.recipes.engine import Recipe
 from envfix.reporting.compose import REPORT_FILE
+from envfix.runtime import in_colab
 from envfix.serialize import KEY_PACKAGES
 
 _SEVERITY_MARK = {"error": ("x", "red"), "warning": ("!", "yellow"), "info": ("i", "cyan")}
@@ -183,9 +185,16 @@ def lock_summary(lock: Lock) -> RenderableType:
     if lock.findings:
         parts.append(Text(f"Findings ({len(lock.findings)}):"))
         parts.append(findings_block(lock.findings))
-    if lock.requirements_file:
+    if lock.requirements_file and _for_colab(lock):
         parts.append(Text(f"Wrote {display_path(Path(lock.requirements_file))}. In Colab, run:"))
         parts.append(Text(f"  %pip install -r {Path(lock.requirements_file).name}", style="bold"))
+    elif lock.requirements_file:
+        parts.append(
+            Text(
+                f"Wrote {display_path(Path(lock.requirements_file))}, pinned for {lock.target}"
+                " (not Colab: for Colab, lock with --target colab, or run envfix in Colab)."
+            )
+        )
     if lock.restart:
         shown = ", ".join(lock.restart[:5]) + (" ..." if len(lock.restart) > 5 else "")
         parts.append(
@@ -199,6 +208,14 @@ def lock_summary(lock: Lock) -> RenderableType:
     if lock.suggestion:
         parts.append(Text(f"Suggestion: {lock.suggestion}", style="cyan"))
     return Group(*parts)
+
+
+def _for_colab(lock: Lock) -> bool:
+    """Could the pins go into Colab? Not when they were made for an interpreter on this
+    machine outside Colab (the run's virtual environment, `--target /usr/bin/python3`)."""
+    target = Path(lock.target)
+    interpreter = target.is_file() and os.access(target, os.X_OK)
+    return in_colab() or not (interpreter or lock.target == "live")
 
 
 def patch_summary(result: PatchResult) -> RenderableType:

@@ -510,6 +510,7 @@ def report(r: Report) -> dict[str, Any]:
         "reproduce_command": r.command,
         "redacted": dict(r.redacted),
         "logs": r.logs,
+        "pins_for_colab": r.pins_for_colab,
     }
 
 

@@ -34,8 +34,12 @@ _NAME_WORDS = (
     "run",
     "train",
 )
+# `python train.py --epochs 1`, also with environment variables before it, interpreter
+# options (`python -u`), and a pipe or redirection after it (`| tee log.txt`), which are cut.
 _SCRIPT_LINE = re.compile(
-    r"""^\s*(?:[$>]\s*|!)?(?:python3?|%run)\s+(?P<rest>[^\s|&;#<>]+\.py(?:\s[^|&;#<>]*)?)$"""
+    r"""^\s*(?:[$>]\s*|!)?(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*"""
+    r"""(?:python(?:3(?:\.\d+)?)?|%run)\s+(?:-[A-Za-z]+\s+)*"""
+    r"""(?P<rest>[^\s|&;#<>]+\.py(?:\s[^|&;#<>]*?)?)\s*(?:\d*[|&;#<>].*)?$"""
 )
 
 

@@ -162,11 +162,12 @@ def compose(record: RunRecord, root: Path, *, names: Iterable[str] = ()) -> Repo
         recipes=tuple(redactor.redact(line) for line in _recipes(record.patches)),
         rounds=tuple(redactor.redact(line) for line in _rounds(record)),
         install_cell=f"%pip install -r {Path(record.lock.requirements_file or '').name}"
-        if record.lock.installs
+        if record.lock.installs and record.runtime.is_colab
         else "",
         command=redactor.redact(_command(record)),
         redacted=redactor.counts(),
         logs=f"{STATE_DIR}/",
+        pins_for_colab=record.runtime.is_colab,
     )
 
 

@@ -88,7 +88,13 @@ def _tried(report: Report) -> list[str]:
 
 def _reproduce(report: Report) -> list[str]:
     lines = ["", "**Reproduce:**", ""]
-    if report.install_cell:
+    if not report.pins_for_colab:
+        lines += [
+            "The pins in `requirements.envfix.txt` are for the environment above, not for"
+            " Colab; in Colab, run envfix there:",
+            "",
+        ]
+    elif report.install_cell:
         lines += _fenced(report.install_cell, "python")
         lines += ["", "then run the notebook, or let envfix do every step:", ""]
     lines += _fenced(report.command, "sh")

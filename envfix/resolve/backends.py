@@ -16,6 +16,7 @@ from typing import Protocol
 from packaging.utils import canonicalize_name
 
 from envfix.errors import (
+    EXIT_BLOCKED,
     BadInputError,
     EnvfixError,
     EnvironmentProblemError,
@@ -67,8 +68,14 @@ class ResolutionError(EnvfixError):
     """The requirements cannot all hold at once; `explanation` is the resolver's, in plain
     words, and `names` the distributions it mentions."""
 
+    exit_code = EXIT_BLOCKED
+
     def __init__(self, explanation: str, names: Iterable[str]) -> None:
-        super().__init__(f"the requirements cannot all be installed together: {explanation}")
+        super().__init__(
+            f"the requirements cannot all be installed together: {explanation}",
+            hint="the packages named above disagree; loosen one of their pins in the repo's"
+            " requirements, or try an older runtime with --target colab-2025.07",
+        )
         self.explanation = explanation
         self.names = tuple(dict.fromkeys(names))
 

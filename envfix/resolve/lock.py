@@ -32,6 +32,7 @@ from envfix.resolve.index import PackageIndex
 from envfix.resolve.plan import plan
 from envfix.resolve.policy import (
     DROPPED_DECLARATION,
+    LEFT_OUT,
     NO_INSTALLABLE_VERSION,
     Context,
     decide,
@@ -208,6 +209,11 @@ def resolve_needs(
             if strict:
                 strict = False
                 continue
+            # A package no requirement declares (a guessed name) goes before any pin moves.
+            guessed = _leave_out(decisions, exc, runtime, needs, undeclared_only=True)
+            if guessed:
+                findings.extend(_left_out(name, needs, exc) for name in guessed)
+                continue
             loosened = _loosen(decisions, exc, runtime, imported)
             for name in loosened:
                 if name not in decisions:
@@ -219,8 +225,11 @@ def resolve_needs(
                 # let the resolver move it, and report what that breaks.
                 protected.clear()
                 accept_breaks = True
-            else:
+                continue
+            left_out = _leave_out(decisions, exc, runtime, needs)
+            if not left_out:
                 raise _unsatisfiable(exc, needs) from exc
+            findings.extend(_left_out(name, needs, exc) for name in left_out)
             continue
         if accept_breaks:
             break
@@ -294,6 +303,40 @@ def _loosen(
         else:
             decisions[name] = relax(decision, runtime, why)
     return list(chosen)
+
+
+def _leave_out(
+    decisions: dict[str, Decision],
+    exc: ResolutionError,
+    runtime: Runtime,
+    needs: Sequence[Need],
+    *,
+    undeclared_only: bool = False,
+) -> list[str]:
+    """As a last resort, leave out of the lock the packages the resolver's explanation names
+    that the runtime lacks: first those no requirement declares (a Blender script's `bpy`, a
+    guessed name), then any (an sdist that no longer builds). One package that cannot be
+    installed must not cost the student every other pin; the finding says what is missing."""
+    declared = {need.name for need in needs if need.declared}
+    named = [n for n in exc.names if n in decisions and runtime.version_of(n) is None]
+    guessed = [n for n in named if n not in declared]
+    chosen = guessed if undeclared_only else (guessed or named)
+    for name in chosen:
+        del decisions[name]
+    return chosen
+
+
+def _left_out(name: str, needs: Sequence[Need], exc: ResolutionError) -> Finding:
+    need = next(n for n in needs if n.name == name)
+    where = need.locations[0] if need.locations else None
+    used = f"; the code at {where} needs it" if need.imported and where else ""
+    return Finding(
+        LEFT_OUT,
+        f"{name} is left out of the lock: {_first_sentence(exc.explanation)}{used}."
+        " Install it by hand if you need that code",
+        where,
+        "warning",
+    )
 
 
 def _dropped(name: str, needs: Sequence[Need], exc: ResolutionError) -> Finding:

@@ -28,6 +28,7 @@ DATE_MARGIN = timedelta(days=180)
 NOT_ON_INDEX = "not-on-index"
 NO_INSTALLABLE_VERSION = "no-installable-version"
 DROPPED_DECLARATION = "dropped-declaration"
+LEFT_OUT = "left-out"
 
 
 @dataclass(frozen=True)

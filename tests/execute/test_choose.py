@@ -76,6 +76,25 @@ def test_a_script_the_readme_shows(repo_factory: Callable[..., Path]) -> None:
     assert entry.candidates == ("eval.py",)
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "python -u run_omniglot.py --shots 1 | tee log.txt",
+        "CUDA_VISIBLE_DEVICES=0 python3.8 run_omniglot.py --shots 1",
+        "python run_omniglot.py --shots 1 2>&1 > out.log",
+        "!python -W run_omniglot.py --shots 1",
+    ],
+)
+def test_a_readme_command_with_options_and_redirections(
+    line: str, repo_factory: Callable[..., Path]
+) -> None:
+    root = repo_factory(
+        {"README.md": f"Run:\n\n    {line}\n", "run_omniglot.py": "print(1)\n"}, as_git=False
+    )
+    entry = choose_entry(root)
+    assert (entry.path, entry.args) == ("run_omniglot.py", ("--shots", "1"))
+
+
 def test_nothing_to_run_lists_the_candidates(repo_factory: Callable[..., Path]) -> None:
     root = repo_factory({"README.md": "A library.\n", "model.py": "", "utils.py": ""})
     with pytest.raises(NothingToRunError, match=r"model\.py, utils\.py") as caught:

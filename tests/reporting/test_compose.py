@@ -186,6 +186,7 @@ def test_the_json_form_has_the_same_facts_under_stable_names(tmp_path: Path) -> 
             "reproduce_command",
             "redacted",
             "logs",
+            "pins_for_colab",
         ]
     )
     assert (doc["schema_version"], doc["command"], doc["outcome"], doc["class"]) == (

@@ -290,12 +290,40 @@ def test_a_package_missing_from_the_index_is_named_with_where(
     assert "oldlib" in by_name(lock)
 
 
-def test_unsatisfiable_requirements_explain_themselves(index: FakeIndex, tmp_path: Path) -> None:
-    with pytest.raises(ResolutionError) as info:
-        lock_with(inventory("needsnew==1.0", imported=("needsnew",)), colab_like(), index, tmp_path)
-    message = info.value.message
-    assert "missingdep" in message and "requirements.txt:1" in message
-    assert "╰" not in message and "×" not in message
+def test_a_package_that_cannot_install_is_left_out_and_explained(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    # needsnew needs a missingdep that does not exist: one such package must not cost the
+    # student every other pin.
+    lock = lock_with(
+        inventory("needsnew==1.0", "oldlib", imported=("needsnew", "oldlib")),
+        colab_like(),
+        index,
+        tmp_path,
+    )
+    (finding,) = [f for f in lock.findings if f.code == "left-out"]
+    assert finding.message.startswith("needsnew is left out of the lock: ")
+    assert "missingdep" in finding.message and "the code at requirements.txt:1 needs it" in (
+        finding.message
+    )
+    assert "╰" not in finding.message and "×" not in finding.message
+    assert "oldlib" in by_name(lock) and "needsnew" not in by_name(lock)
+
+
+def test_an_undeclared_import_is_left_out_before_a_declared_one(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    # A Blender script's `import bpy`: guessed, never declared, and impossible here.
+    lock = lock_with(
+        inventory("oldlib==2.0", imported=("needsnew", "oldlib")), colab_like(), index, tmp_path
+    )
+    assert [f.message.split(" ")[0] for f in lock.findings if f.code == "left-out"] == ["needsnew"]
+    assert by_name(lock)["oldlib"] == ("add", None, "2.0")
+
+
+def test_unsatisfiable_requirements_raise_a_blocked_error_with_a_hint() -> None:
+    error = ResolutionError("tqdm<4 and hub disagree", ["tqdm", "hub"])
+    assert error.exit_code == 3 and error.hint and "requirements" in error.hint
 
 
 def test_pip_compile_backend_for_the_running_interpreter(index: FakeIndex, tmp_path: Path) -> None:
