@@ -72,6 +72,9 @@ class NetworkError(EnvironmentProblemError):
 class ProgramTimeoutError(EnvironmentProblemError):
     """A program envfix ran did not finish within its time limit."""
 
+    output: str = ""
+    """What the program printed before it was stopped (stdout, then stderr)."""
+
 
 class NothingToRunError(BadInputError):
     """The repo has no notebook, and no script its README shows how to run."""

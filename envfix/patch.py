@@ -61,7 +61,9 @@ class _Files:
         texts = {}
         for rel in relpaths:
             try:
-                texts[rel] = (root / rel).read_text(encoding="utf-8")
+                # newline="": a file's CRLF line endings stay, so a diff shows only the fix.
+                with (root / rel).open(encoding="utf-8", newline="") as handle:
+                    texts[rel] = handle.read()
             except (OSError, UnicodeDecodeError):
                 continue
         return cls(root, texts)
@@ -199,7 +201,8 @@ def _commit(
     repo: git.Repo, workspace: Workspace, files: _Files, changed: list[str], step: str, title: str
 ) -> str:
     for rel in changed:
-        (files.root / rel).write_text(files.texts[rel], encoding="utf-8")
+        with (files.root / rel).open("w", encoding="utf-8", newline="") as handle:
+            handle.write(files.texts[rel])
     paths = [str((files.root / rel).relative_to(workspace.root)) for rel in changed]
     repo.git.add("--", *paths)
     return _commit_index(repo, f"envfix: {step}: {title}")

@@ -82,22 +82,26 @@ class SubprocessRunner:
         try:
             stdout, stderr = proc.communicate(input=input, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            _kill_group(proc)
-            raise ProgramTimeoutError(
+            stdout, stderr = _kill_group(proc)
+            error = ProgramTimeoutError(
                 f"'{' '.join(args[:3])} ...' did not finish within {timeout:.0f} s"
-            ) from exc
+            )
+            error.output = (stdout or "") + (stderr or "")
+            raise error from exc
         except BaseException:
             _kill_group(proc)
             raise
         return Completed(tuple(args), proc.returncode, stdout, stderr)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
+def _kill_group(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop the program and all it started; what it printed until then."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
-    proc.communicate()
+    stdout, stderr = proc.communicate()
+    return stdout or "", stderr or ""
 
 
 default_runner: Runner = SubprocessRunner()

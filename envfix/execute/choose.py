@@ -133,9 +133,7 @@ def _by_name(notebooks: list[str]) -> tuple[str, str]:
         return notebooks[0], "the only notebook in the repo"
 
     def rank(path: str) -> tuple[int, int, str]:
-        stem = PurePosixPath(path).stem.lower()
-        word = next((i for i, w in enumerate(_NAME_WORDS) if w in stem), len(_NAME_WORDS))
-        return word, path.count("/"), path
+        return _name_rank(path), path.count("/"), path
 
     chosen = min(notebooks, key=rank)
     word_index = rank(chosen)[0]
@@ -145,8 +143,12 @@ def _by_name(notebooks: list[str]) -> tuple[str, str]:
 
 
 def _readme_script(readme: str, scripts: list[str]) -> tuple[str, tuple[str, ...]] | None:
-    for line in readme.splitlines():
-        match = _SCRIPT_LINE.match(line.strip().rstrip("\\").strip())
+    """The script command the README shows; of several, the one named most like a demo
+    (a README often shows training first, which is the slowest to prove anything)."""
+    found: list[tuple[str, tuple[str, ...]]] = []
+    # A command continued over lines with `\` is one command.
+    for line in re.sub(r"\\[ \t]*\n[ \t]*", " ", readme).splitlines():
+        match = _SCRIPT_LINE.match(line.strip())
         if not match:
             continue
         try:
@@ -155,8 +157,22 @@ def _readme_script(readme: str, scripts: list[str]) -> tuple[str, tuple[str, ...
             continue
         path = words[0].removeprefix("./")
         if path in scripts:
-            return path, tuple(words[1:])
-    return None
+            found.append((path, tuple(words[1:])))
+    if not found:
+        return None
+    return min(found, key=lambda command: _script_rank(command[0]))
+
+
+def _script_rank(path: str) -> int:
+    """A script named for training goes last, after names that say nothing."""
+    if "train" in PurePosixPath(path).stem.lower():
+        return len(_NAME_WORDS) + 1
+    return _name_rank(path)
+
+
+def _name_rank(path: str) -> int:
+    stem = PurePosixPath(path).stem.lower()
+    return next((i for i, w in enumerate(_NAME_WORDS) if w in stem), len(_NAME_WORDS))
 
 
 def _top_scripts(scripts: list[str]) -> list[str]:

@@ -5,6 +5,7 @@ a cell past its limit is an outcome, never a crash of envfix."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -238,17 +239,20 @@ def run_script(
     log = state_dir / "executed" / f"{Path(entry.path).name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {"PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"}
+    # A script is one cell: the cell's limit applies to it, within the total one.
+    limit = min(limits.cell, limits.total)
     try:
-        result = runner([python, entry.path, *entry.args], cwd=root, env=env, timeout=limits.total)
+        result = runner([python, entry.path, *entry.args], cwd=root, env=env, timeout=limit)
         log.write_text(result.stdout + result.stderr, encoding="utf-8")
         if not result.ok:
             failure = _script_failure(result.stderr, str(root.resolve()), result.returncode)
-    except ProgramTimeoutError:
-        log.write_text("", encoding="utf-8")
+    except ProgramTimeoutError as exc:
+        # What it printed until then is the proof that it started (or of where it hangs).
+        log.write_text(exc.output, encoding="utf-8")
         failure = RawFailure(
             "Timeout",
-            f"still running at the time limit ({limits.total:.0f} s)",
-            "",
+            f"still running at the time limit ({limit:.0f} s)",
+            exc.output[-2000:],
             None,
             kind="timeout",
         )
@@ -270,15 +274,35 @@ def run_script(
     return RawRun(execution, failure)
 
 
+_EXCEPTION_LINE = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)(?::[ \t]?(?P<message>.*))?$")
+
+
 def _script_failure(stderr: str, root: str, returncode: int) -> RawFailure:
     text = strip_ansi(stderr)
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else f"exit status {returncode}"
-    ename, _, evalue = last.partition(": ")
-    if not ename.replace(".", "").replace("_", "").isalnum():
-        ename, evalue = "Error", last
     if returncode < 0:
         return RawFailure("Killed", f"killed by signal {-returncode}", text, None, "kernel-died")
     start = text.rfind("Traceback (most recent call last)")
     traceback = text[start:] if start >= 0 else text[-4000:]
+    ename, evalue = _exception(traceback if start >= 0 else "", text, returncode)
     return RawFailure(ename.rsplit(".", 1)[-1], evalue, traceback, failing_line(traceback, root))
+
+
+def _exception(traceback: str, text: str, returncode: int) -> tuple[str, str]:
+    """The exception's name and message: the first unindented line after the traceback's
+    frames (a library may print more after it, as Keras 3 does), else the last line."""
+    lines = traceback.splitlines()[1:]
+    for number, line in enumerate(lines):
+        found = _EXCEPTION_LINE.match(line) if line and not line[0].isspace() else None
+        if found:
+            rest = [r.strip() for r in lines[number + 1 : number + 6] if r.strip()]
+            message = (found["message"] or "").strip()
+            if not message and rest:
+                message = rest[0]
+            elif message.endswith((".", ":")) and rest and not rest[0].startswith("Arguments"):
+                message = f"{message} {rest[0]}"
+            return found["name"], message
+    last = next((x for x in reversed(text.strip().splitlines()) if x.strip()), "")
+    ename, _, evalue = last.partition(": ")
+    if not last or not ename.replace(".", "").replace("_", "").isalnum():
+        return "Error", last or f"exit status {returncode}"
+    return ename, evalue

@@ -95,6 +95,22 @@ def test_a_readme_command_with_options_and_redirections(
     assert (entry.path, entry.args) == ("run_omniglot.py", ("--shots", "1"))
 
 
+def test_of_several_readme_commands_the_demo_and_its_continued_arguments(
+    repo_factory: Callable[..., Path],
+) -> None:
+    readme = (
+        "Train:\n\n    python train.py --epochs 100\n\nTry it:\n\n"
+        "    python cartoonize.py \\\n        --styles shinkai \\\n        --all_styles\n"
+        "    python demo_app.py --port 80 \\\n        --host 0.0.0.0\n"
+    )
+    files = {"README.md": readme, "train.py": "", "cartoonize.py": "", "demo_app.py": ""}
+    entry = choose_entry(repo_factory(files, as_git=False))
+    assert (entry.path, entry.args) == ("demo_app.py", ("--port", "80", "--host", "0.0.0.0"))
+    del files["demo_app.py"]
+    entry = choose_entry(repo_factory(files, as_git=False, name="other"))
+    assert (entry.path, entry.args) == ("cartoonize.py", ("--styles", "shinkai", "--all_styles"))
+
+
 def test_nothing_to_run_lists_the_candidates(repo_factory: Callable[..., Path]) -> None:
     root = repo_factory({"README.md": "A library.\n", "model.py": "", "utils.py": ""})
     with pytest.raises(NothingToRunError, match=r"model\.py, utils\.py") as caught:
