@@ -142,7 +142,8 @@ def _classify(
         return Diagnosis("python2-syntax")
     if any(marker in text for marker in _BINARY):
         return Diagnosis("binary-incompatible", package=package)
-    missing = _MISSING.search(evalue) if ename in ("ModuleNotFoundError", "ImportError") else None
+    # A library may re-raise the import error as its own (gym's DependencyNotInstalled).
+    missing = _MISSING.search(evalue)
     if missing:
         module = missing["module"]
         if module.split(".")[0] == "google" and module.startswith("google.colab"):

@@ -378,9 +378,21 @@ class Redactor:
             if rule is not None:
                 rules.append(rule)
         words = _name_words(words)
-        if words:
-            alternatives = "|".join(re.escape(word) for word in words)
+        # A full name ("Jane Doe") is redacted wherever it is. A single word of a name is
+        # not redacted where it is code: a student called Seed Lee must not turn
+        # `np.random.seed(0)`, `seed = 0` or `import ray` into `<user>`.
+        spaced = [word for word in words if " " in word]
+        single = [word for word in words if " " not in word]
+        if spaced:
+            alternatives = "|".join(re.escape(word) for word in spaced)
             pattern = rf"(?<!\w)(?:{alternatives})(?!\w)"
+            rules.append(_rule(USER_NAME, pattern, "<user>", re.IGNORECASE))
+        if single:
+            alternatives = "|".join(re.escape(word) for word in single)
+            pattern = (
+                rf"(?<![\w.])(?<!import )(?<!from )(?<!def )(?:{alternatives})"
+                rf"(?![\w.])(?!\s*[(=\[,])"
+            )
             rules.append(_rule(USER_NAME, pattern, "<user>", re.IGNORECASE))
         self._rules = tuple(rules)
         self._counts: Counter[str] = Counter()

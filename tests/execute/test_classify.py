@@ -159,3 +159,12 @@ def test_a_script_traceback_gives_the_repo_line() -> None:
     assert failing_line(PROTOBUF, "/content/paper") == Location("train.py", 3)
     assert raising_package(PROTOBUF) == "google"
     assert raising_package('File "/content/paper/x.py", line 1') is None
+
+
+def test_a_missing_module_re_raised_by_a_library_is_still_a_missing_module() -> None:
+    found = classify(
+        "DependencyNotInstalled",
+        "No module named 'mujoco_py'. (HINT: you need to install mujoco_py)",
+        'File "/usr/local/lib/python3.12/dist-packages/gym/envs/mujoco/mujoco_env.py", line 12',
+    )
+    assert (found.kind, found.module) == ("missing-module", "mujoco_py")

@@ -307,3 +307,25 @@ def test_describe_says_how_many_of_each_without_values(
 
 def test_every_rule_counts_in_a_known_category() -> None:
     assert {rule.category for rule in RULES} <= set(CATEGORIES)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "np.random.seed(0)",
+        "env.seed(args.seed)",
+        "seed = 0",
+        "def seed(self, value):",
+        "torch.manual_seed(seed, 1)",
+        "import seed",
+    ],
+)
+def test_a_word_of_the_users_name_is_not_redacted_in_code(code: str) -> None:
+    # The machine's git user.name was "Seed c00b7928 maintainers": code must stay readable.
+    result = _redact(code, ("Seed Lee",))
+    assert result.text == code
+
+
+def test_a_word_of_the_users_name_is_still_redacted_in_prose() -> None:
+    result = _redact("Written by Seed on a laptop of seed's", ("Seed Lee",))
+    assert result.text == "Written by <user> on a laptop of <user>'s"
