@@ -370,6 +370,7 @@ FailureClass = Literal[
     "python2-syntax",
     "timeout",
     "kernel-died",
+    "needs-input",
     "repo-bug",
 ]
 

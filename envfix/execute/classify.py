@@ -29,6 +29,7 @@ EXPLANATIONS: dict[FailureClass, str] = {
     "python2-syntax": "the code is Python 2 and does not parse as Python 3",
     "timeout": "a cell ran past its time limit (training? try --smoke, or a longer --cell-timeout)",
     "kernel-died": "the kernel died: usually out of memory, or a crash in compiled code",
+    "needs-input": "the code waits for keyboard input (input()), which a run cannot give",
     "repo-bug": "an error in the repo's own code, not in the environment",
 }
 
@@ -40,6 +41,9 @@ _BINARY = (
     "numpy.core._multiarray_umath failed to import",
     "undefined symbol",
     "Expected 96 from C header, got 88",
+    # torchvision's compiled operators built for another torch build.
+    "operator torchvision::",
+    "Couldn't load custom C++ ops",
     "module compiled against ABI version",
     "module compiled against API version",
 )
@@ -173,6 +177,8 @@ def _classify(
     library = _library_attribute(evalue) if ename in ("AttributeError", "ImportError") else None
     if library is not None and library not in set(local_modules):
         return Diagnosis("removed-api", package=library)
+    if ename == "EOFError" and re.search(r"\binput\(", traceback):
+        return Diagnosis("needs-input")
     return Diagnosis("repo-bug", package=package)
 
 

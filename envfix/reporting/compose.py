@@ -95,6 +95,13 @@ NEXT_STEPS: dict[FailureClass, tuple[str, str]] = {
         " runtime with more RAM; the kernel's last output is in `.envfix/executed/kernel.log`.",
         "Usually out of memory: lower the batch size or the data loaded at once.",
     ),
+    "needs-input": (
+        "The code asks for keyboard input (an interactive menu?): give the answer as an"
+        " argument if the script takes one (see its README or `--help`), or run it in a"
+        " terminal.",
+        "The code asks for keyboard input: run it in a terminal, or give the answer as an"
+        " argument.",
+    ),
     "repo-bug": (
         "The error is in the repo's own code ({file}), not in the environment: check the repo's"
         " issues for it, and the README for arguments or files it expects.",

@@ -23,6 +23,7 @@ _CLASS_NAMES = {
     "python2-syntax": "Python 2 syntax",
     "timeout": "timeout",
     "kernel-died": "kernel died",
+    "needs-input": "needs keyboard input",
     "repo-bug": "a bug in the repo's own code",
 }
 
@@ -33,7 +34,10 @@ def to_markdown(report: Report) -> str:
     lines += _outcome(report)
     lines += _facts(report)
     if report.code:
-        lines += ["", f"**{_capital(report.where or 'The failing code')}:**", ""]
+        # "Cell 3 of demo.ipynb", but a path keeps its case: "main.py, line 66".
+        where = report.where or "the failing code"
+        where = _capital(where) if not report.where or where.startswith("cell") else where
+        lines += ["", f"**{where}:**", ""]
         lines += _fenced(report.code, "python")
     if report.traceback:
         label = "Traceback** (trimmed"

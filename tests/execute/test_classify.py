@@ -168,3 +168,16 @@ def test_a_missing_module_re_raised_by_a_library_is_still_a_missing_module() -> 
         'File "/usr/local/lib/python3.12/dist-packages/gym/envs/mujoco/mujoco_env.py", line 12',
     )
     assert (found.kind, found.module) == ("missing-module", "mujoco_py")
+
+
+def test_a_script_waiting_for_keyboard_input_needs_input() -> None:
+    traceback = (
+        'Traceback (most recent call last):\n  File "/repo/main.py", line 642, in <module>\n'
+        '    choice = input("Enter a number to choose the game: ")\nEOFError: EOF when reading a line'
+    )
+    assert classify("EOFError", "EOF when reading a line", traceback).kind == "needs-input"
+
+
+def test_torchvision_built_for_another_torch_is_binary_incompatibility() -> None:
+    found = classify("RuntimeError", "operator torchvision::nms does not exist", "")
+    assert found.kind == "binary-incompatible"
