@@ -165,7 +165,15 @@ def _slug_of_remote(url: str) -> str:
     return _clean("__".join(segments) or host)
 
 
+# Folder names that say nothing of the repo (a mirror's `owner+name/repo`, a bare `x.git`
+# checkout's `.git`): the slug comes from the folder above.
+_GENERIC_FOLDERS = frozenset({"repo", "repository", "src", "code", "git", ".git", "checkout"})
+
+
 def _slug_of_path(path: Path) -> str:
+    name = path.name.lower().removesuffix(".git") or path.name.lower()
+    if name in _GENERIC_FOLDERS and path.parent.name:
+        return _clean(path.parent.name.replace("+", "__"))
     return _clean(path.name)
 
 

@@ -138,7 +138,23 @@ def _failure(stderr: str, known_names: Iterable[str]) -> Exception:
     mentioned = [
         name for name in known_names if re.search(rf"\b{re.escape(name)}\b", explanation, re.I)
     ]
+    build = _BUILD_FAILED.search(stderr)
+    if build:
+        # A dependency's sdist that no longer builds: name it, what pulled it in (uv says so
+        # in a hint), and the build's own last error, instead of its whole traceback.
+        via = [canonicalize_name(n) for n in _INCLUDED_BECAUSE.findall(stderr)]
+        errors = _BUILD_ERROR.findall(stderr)
+        explanation = f"{build[1]} does not build here" + (
+            f" (needed by {', '.join(dict.fromkeys(via))})" if via else ""
+        )
+        explanation += f": {errors[-1].strip()}" if errors else ""
+        mentioned = list(dict.fromkeys([*via, *mentioned]))
     return ResolutionError(explanation, mentioned)
+
+
+_BUILD_FAILED = re.compile(r"Failed to build `([^`]+)`")
+_INCLUDED_BECAUSE = re.compile(r"was included because `([A-Za-z0-9][A-Za-z0-9._-]*)`")
+_BUILD_ERROR = re.compile(r"^\s*(?:\w+\.)*\w*(?:Error|Exception): .+$", re.MULTILINE)
 
 
 def _names_of(request: ResolveRequest) -> list[str]:

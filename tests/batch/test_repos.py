@@ -57,6 +57,17 @@ def test_slugs_are_unique_and_lower_case(tmp_path: Path) -> None:
     ]
 
 
+def test_a_local_folder_named_like_any_repo_takes_the_slug_of_the_folder_above(
+    tmp_path: Path,
+) -> None:
+    text = "/mirrors/sfujim+TD3/repo\n/mirrors/openai+baselines/repo\n/work/paper/src\n"
+    assert [i.slug for i in parse_list(text, base=tmp_path)] == [
+        "sfujim__td3",
+        "openai__baselines",
+        "paper",
+    ]
+
+
 @pytest.mark.parametrize(
     ("line", "words"),
     [

@@ -96,3 +96,28 @@ def test_explain_drops_uv_prefixes() -> None:
         "No solution found when resolving dependencies Because tensorflowjs==1.1.2 depends on"
         " six==1.11.0 and you require six>=1.12"
     )
+
+
+UV_BUILD_FAILURE = """error: Failed to build `go-vncdriver==0.4.19`
+  cause: The build backend returned an error
+  cause: Call to `setuptools.build_meta:__legacy__.get_requires_for_build_wheel` failed (exit status: 1)
+
+    [stderr]
+    Traceback (most recent call last):
+      File "<string>", line 14, in <module>
+      File "/root/.cache/uv/sdists-v11/pypi/go-vncdriver/0.4.19/src/build.py", line 8, in <module>
+        import numpy
+    ModuleNotFoundError: No module named 'numpy'
+
+hint: `go-vncdriver` (v0.4.19) was included because `universe` (v0.21.3) depends on `go-vncdriver>=0.4.8`
+"""
+
+
+def test_a_dependency_that_does_not_build_is_named_with_what_pulled_it_in() -> None:
+    error = _failure(UV_BUILD_FAILURE, ["numpy", "universe"])
+    assert isinstance(error, ResolutionError)
+    assert error.explanation == (
+        "go-vncdriver==0.4.19 does not build here (needed by universe):"
+        " ModuleNotFoundError: No module named 'numpy'"
+    )
+    assert error.names[0] == "universe"
