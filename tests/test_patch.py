@@ -182,3 +182,51 @@ def test_a_tf1_notebook_patched_cell_by_cell_keeps_its_import(tmp_path: Path) ->
         "sess = tf.Session()",
     ]
     assert [c["source"] for c in (new[0], new[2])] == [cells[0], cells[2]]
+
+
+GYM_JSON = "import gym\nimport gym.utils.json_utils\n\nprint(gym.utils.json_utils)\n"
+TF1_LAYERS = (
+    "import tensorflow as tf\n\nx = tf.placeholder(tf.float32, [None, 4])\n"
+    "y = tf.layers.dense(x, 2)\n"
+)
+KERAS_SUMMARY = (
+    "import tensorflow as tf\nimport keras\n\nmodel = keras.Sequential([keras.layers.Dense(1)])\n"
+    'writer = tf.summary.FileWriter("logs")\n'
+)
+
+
+def test_trial_fixtures_gym_submodules_tf1_layers_and_keras_with_a_summary_writer(
+    tmp_path: Path,
+) -> None:
+    files = {"envs.py": GYM_JSON, "graph.py": TF1_LAYERS, "siamese.py": KERAS_SUMMARY}
+    repo = make_git_repo(tmp_path / "trial", files)
+    ids = ["gym-to-gymnasium", "tf1-layers-legacy-keras", "tf1-session-compat-v1",
+           "tf2-renamed-v1-symbols"]  # fmt: skip
+    result = patch_workspace(open_folder(repo), [recipe(i) for i in ids])
+    # gymnasium has no utils.json_utils: the file stays on gym rather than fail to import.
+    assert (repo / "envs.py").read_text() == GYM_JSON
+    # Keras code whose only TF1 name is the summary writer keeps TF2 behaviour.
+    assert (repo / "siamese.py").read_text() == KERAS_SUMMARY
+    assert (repo / "graph.py").read_text() == (
+        'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n'
+        "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n\n"
+        "x = tf.placeholder(tf.float32, [None, 4])\ny = tf.layers.dense(x, 2)\n"
+    )
+    legacy, swap = result.patches
+    assert (legacy.recipe, legacy.files, legacy.requires) == (
+        "tf1-layers-legacy-keras", ("graph.py",), ("tf-keras",)
+    )  # fmt: skip
+    assert legacy.review and swap.recipe == "tf1-session-compat-v1"
+    assert any(
+        f.code == "check-this" and f.message.startswith("tf1-layers-legacy-keras:")
+        for f in result.findings
+    )
+
+
+def test_crlf_line_endings_stay_and_the_diff_shows_only_the_fix(tmp_path: Path) -> None:
+    source = b"import numpy as np\r\n\r\nx = np.float(1)\r\ny = 2\r\n"
+    repo = make_git_repo(tmp_path / "crlf", {"a.py": source})
+    result = patch_workspace(open_folder(repo), [recipe("numpy-builtin-type-aliases")], None)
+    assert [p.recipe for p in result.patches] == ["numpy-builtin-type-aliases"]
+    assert (repo / "a.py").read_bytes() == b"import numpy as np\r\n\r\nx = float(1)\r\ny = 2\r\n"
+    assert git(repo, "diff", "--numstat", "HEAD~1", "HEAD") == "1\t1\ta.py"

@@ -60,7 +60,26 @@ class Recipe:
     """Requirements the fix brings in (`joblib` once `sklearn.externals.joblib` is gone)."""
     breakage: str | None = None
     """The entry of the breakage catalogue it comes from."""
+    target_names: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """What the new library has, under the old names: each package (`gym.envs`) with its
+    submodules and the names it exports. A file that reaches an old name the new library
+    lacks (`gym.utils.json_utils`) is left as it is: rewriting it would trade a warning
+    for an ImportError. Empty when the recipe does not move code to another library."""
     path: str = field(default="", compare=False)
+
+    def lacks(self, text: str) -> tuple[str, ...]:
+        """The dotted names the code reaches through its imports that the new library does
+        not have (see `target_names`): while there is one, the recipe leaves the file."""
+        if not self.target_names:
+            return ()
+        reached = source_index(text).reached or frozenset()
+        missing = {
+            gone
+            for name in reached
+            if name.partition(".")[0] in self.target_names
+            and (gone := _first_missing(name, self.target_names))
+        }
+        return tuple(sorted(missing))
 
     def could_change(self, text: str) -> bool:
         """A cheap look at the text: False when no fix can change it (no LibCST needed)."""
@@ -81,6 +100,35 @@ class Recipe:
         return re.search(self.error, text) is not None
 
 
+def _first_missing(name: str, packages: Mapping[str, frozenset[str]]) -> str | None:
+    """The first prefix of `name` that its package does not have (`gym.utils.json_utils`),
+    walking down through packages; None when every step exists. Below a module that is not
+    a package (`gym.logger`) or a name (`gym.Env`), nothing is checked."""
+    parts = name.split(".")
+    package = parts[0]
+    for part in parts[1:]:
+        if part.startswith("__") and part.endswith("__"):
+            return None  # `gym.__version__`, `gym.__file__`
+        if part not in packages[package]:
+            return f"{package}.{part}"
+        package = f"{package}.{part}"
+        if package not in packages:
+            return None
+    return None
+
+
+def _target_names(data: Any) -> dict[str, frozenset[str]]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise RecipeError("'target_names' maps each package to a list of names")
+    names = {str(k): frozenset(str(n) for n in v) for k, v in data.items()}
+    orphans = [k for k in names if k.partition(".")[0] not in names]
+    if orphans:
+        raise RecipeError(f"'target_names' lacks the top package of {', '.join(orphans)}")
+    return names
+
+
 def load_recipe(data: Any, path: str = "") -> Recipe:
     """A `Recipe` from a parsed YAML document; RecipeError naming the file when it is wrong."""
     where = f"{path}: " if path else ""
@@ -96,6 +144,7 @@ def load_recipe(data: Any, path: str = "") -> Recipe:
             for spec in specs
         )
         re.compile(str(data["error"]))
+        target_names = _target_names(data.get("target_names"))
         gone_in = Version(str(data["gone_in"]))
     except (KeyError, TypeError, re.error, InvalidVersion, RecipeError) as exc:
         raise RecipeError(f"{where}{exc}") from exc
@@ -118,6 +167,7 @@ def load_recipe(data: Any, path: str = "") -> Recipe:
         note=str(data.get("note", "")),
         requires=tuple(str(r) for r in data.get("requires", ())),
         breakage=data.get("breakage"),
+        target_names=target_names,
         path=path,
     )
 
@@ -158,11 +208,12 @@ def applicable(
 def apply_to_source(recipe: Recipe, source: str) -> tuple[str, int]:
     """The source with the recipe's fixes applied, and how many changes they made.
 
-    Source that does not parse (Python 2, a syntax error) is returned unchanged.
+    Source that does not parse (Python 2, a syntax error) is returned unchanged, and so is
+    source that needs a name the new library lacks (`Recipe.lacks`).
     """
     index = source_index(source)
     wanted = [fix.could_change(index) for fix in recipe.fixes]
-    if not any(wanted):
+    if not any(wanted) or recipe.lacks(source):
         return source, 0
     module = parse(source)
     if module is None:

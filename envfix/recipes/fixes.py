@@ -1238,12 +1238,30 @@ class SwapModule(Fix):
 
 
 class _UsesAny(cst.CSTVisitor):
+    """Whether the code uses one of `names` (or a name below one) through its imports: as an
+    attribute (`tf.layers.dense`), and with `names` on also as a bare name
+    (`DenseFeatures` after `from tensorflow.keras.layers import DenseFeatures`)."""
+
     METADATA_DEPENDENCIES = (QualifiedNameProvider,)
 
-    def __init__(self, names: set[str]) -> None:
+    def __init__(self, names: set[str], *, names_too: bool = False) -> None:
         super().__init__()
         self.names = names
+        self.names_too = names_too
         self.found = False
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return not self.names_too  # an import alone is not a use
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return not self.names_too
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.found or not self.names_too:
+            return
+        name = imported_name(self.get_metadata(QualifiedNameProvider, node, None))
+        if name is not None and any(name == n or name.startswith(n + ".") for n in self.names):
+            self.found = True
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if self.found or not any(n.rpartition(".")[2] == node.attr.value for n in self.names):
@@ -1563,40 +1581,66 @@ def is_module_top(path: str) -> bool:
 class Prologue(Fix):
     """Lines that must run before the code imports a library: a setting such as
     `os.environ["TF_USE_LEGACY_KERAS"] = "1"` before TensorFlow is imported. They go at the
-    top of a file, or of a notebook's first code cell, once. Settings: `lines`,
-    `when_imports` (modules; the prologue is added only where one of them is imported)."""
+    top of a file, or of a notebook's first code cell, once. Settings: `lines`, and at least
+    one of `when_imports` (modules; the prologue is added only where one of them is imported)
+    and `when_uses` (full dotted names; only where the code uses one of them, or a name below
+    one, through its imports: `tensorflow.layers` for `tf.layers.dense`)."""
 
     kind: ClassVar[str] = "prologue"
 
     def lines(self) -> list[str]:
         return [str(line) for line in self.setting("lines", list)]
 
+    def _imports(self) -> list[str]:
+        return [str(m) for m in self.setting("when_imports", list, [])]
+
+    def _uses(self) -> list[str]:
+        return [str(m) for m in self.setting("when_uses", list, [])]
+
+    def _conditions(self) -> list[str]:
+        conditions = [*self._imports(), *self._uses()]
+        if not conditions:
+            raise RecipeError(f"{self.kind}: it needs 'when_imports' or 'when_uses'")
+        return conditions
+
     def triggers(self) -> tuple[str, ...]:
-        return tuple(str(m).rpartition(".")[2] for m in self.setting("when_imports", list))
+        return tuple(m.rpartition(".")[2] for m in self._conditions())
 
     def modules(self) -> tuple[str, ...]:
-        return _tops(str(m) for m in self.setting("when_imports", list))
+        return _tops(self._conditions())
 
     def references(self) -> tuple[str, ...]:
-        return tuple(str(m) for m in self.setting("when_imports", list))
+        return tuple(self._conditions())
 
     def apply(self, module: cst.Module) -> Outcome:
-        wanted = [str(m) for m in self.setting("when_imports", list)]
-        imported = _all_imported_modules(module)
-        if not any(p == w or p.startswith(f"{w}.") for p in imported for w in wanted):
-            return Outcome(module)
+        self._conditions()
+        wanted = self._imports()
+        if wanted:
+            imported = _all_imported_modules(module)
+            if not any(p == w or p.startswith(f"{w}.") for p in imported for w in wanted):
+                return Outcome(module)
+        uses = self._uses()
+        if uses:
+            finder = _UsesAny(set(uses), names_too=True)
+            metadata_wrapper(module).visit(finder)
+            if not finder.found:
+                return Outcome(module)
         body = list(module.body)
+        new = [cst.parse_statement(line + "\n") for line in self.lines()]
+        have = {_statement_text(stmt) for stmt in body}
+        if all(_statement_text(stmt) in have for stmt in new):
+            return Outcome(module)  # there already (in a notebook, in its first cell)
         position = 1 if body and _is_docstring(body[0]) else 0
         while position < len(body) and _is_future_import(body[position]):
             position += 1
-        lines = self.lines()
-        top = [
-            cst.Module([]).code_for_node(s).strip() for s in body[position : position + len(lines)]
-        ]
-        if top == [line.strip() for line in lines]:
-            return Outcome(module)  # there already, first thing
-        new = [cst.parse_statement(line + "\n") for line in lines]
         return Outcome(module.with_changes(body=[*body[:position], *new, *body[position:]]), 1)
+
+
+def _statement_text(stmt: cst.BaseStatement) -> str:
+    """A statement's code without the comments and blank lines around it."""
+    if isinstance(stmt, cst.SimpleStatementLine):
+        stmt = stmt.with_changes(leading_lines=(), trailing_whitespace=cst.TrailingWhitespace())
+    return cst.Module([]).code_for_node(stmt).strip()
 
 
 def _is_future_import(stmt: cst.BaseStatement) -> bool:

@@ -11,6 +11,7 @@ from envfix.recipes.engine import (
     applicable,
     apply_to_cell,
     apply_to_notebook,
+    apply_to_source,
     catalogue,
     check_examples,
     load_recipe,
@@ -167,3 +168,107 @@ def test_recipes_list_json(tmp_path: Path) -> None:
     assert missing.exit_code == 2
     tested = CliRunner().invoke(main, ["recipes", "test"])
     assert tested.exit_code == 0 and "recipes pass their examples" in tested.stdout
+
+
+# --- defects found by the field trial ------------------------------------------------------
+
+
+def apply_all(ids: list[str], source: str) -> str:
+    """The source after the shipped recipes, in the catalogue's order (as the patch stage)."""
+    for r in catalogue():
+        if r.id in ids:
+            source = apply_to_source(r, source)[0]
+    return source
+
+
+@pytest.mark.parametrize(
+    ("source", "missing"),
+    [
+        ("import gym\nimport gym.utils.json_utils\nprint(gym.utils.json_utils)\n",
+         "gym.utils.json_utils"),
+        ("import gym\nfrom gym.envs.classic_control import rendering\nenv = gym.make('x')\n",
+         "gym.envs.classic_control.rendering"),
+        ("import gym\nfrom gym.wrappers import Monitor\nenv = Monitor(gym.make('x'), 'v')\n",
+         "gym.wrappers.Monitor"),
+        ("from gym.wrappers.time_limit import TimeLimit\nfrom gym import spaces\n",
+         "gym.wrappers.time_limit"),
+    ],
+)  # fmt: skip
+def test_gym_to_gymnasium_leaves_a_file_that_needs_what_gymnasium_lacks(
+    source: str, missing: str
+) -> None:
+    gym = shipped("gym-to-gymnasium")
+    assert gym.lacks(source) == (missing,)
+    assert apply_to_source(gym, source) == (source, 0)
+    cells = source.split("\n", 1)
+    assert apply_to_notebook(gym, cells) == (cells, 0)
+
+
+def test_gym_to_gymnasium_still_rewrites_what_gymnasium_has() -> None:
+    gym = shipped("gym-to-gymnasium")
+    source = (
+        "import gym\nfrom gym.envs.classic_control import CartPoleEnv\n"
+        "from gym.utils import seeding\nenv = gym.wrappers.TimeLimit(CartPoleEnv(), 200)\n"
+        "print(gym.__version__, gym.spaces.Box, gym.logger.set_level)\n"
+    )
+    assert gym.lacks(source) == ()
+    new, changes = apply_to_source(gym, source)
+    assert changes and "import gymnasium as gym\n" in new
+    assert "from gymnasium.envs.classic_control import CartPoleEnv" in new
+    assert gym.lacks(new) == ()
+
+
+TF_RECIPES = ["tf1-session-compat-v1", "tf2-renamed-v1-symbols", "tf1-layers-legacy-keras"]
+
+
+def test_tf1_swap_leaves_a_keras_file_whose_only_tf1_name_is_a_summary_writer() -> None:
+    source = (
+        "import tensorflow as tf\nimport keras\n"
+        "model = keras.Sequential([keras.layers.Dense(1)])\n"
+        'writer = tf.summary.FileWriter("logs")\n'
+    )
+    assert apply_to_source(shipped("tf1-session-compat-v1"), source) == (source, 0)
+    assert apply_all(TF_RECIPES, source) == source
+    lone = "import tensorflow as tf\ntf.reset_default_graph()\nmodel = tf.keras.Sequential()\n"
+    assert apply_all(TF_RECIPES, lone) == (
+        "import tensorflow as tf\ntf.compat.v1.reset_default_graph()\n"
+        "model = tf.keras.Sequential()\n"
+    )
+
+
+def test_tf1_layers_get_the_keras_2_switch() -> None:
+    source = (
+        "import tensorflow as tf\nx = tf.placeholder(tf.float32, [None, 4])\n"
+        "y = tf.layers.dense(x, 2)\n"
+    )
+    expected = (
+        'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n'
+        "import tensorflow.compat.v1 as tf\ntf.disable_v2_behavior()\n"
+        "x = tf.placeholder(tf.float32, [None, 4])\ny = tf.layers.dense(x, 2)\n"
+    )
+    assert apply_all(TF_RECIPES, source) == expected
+    assert apply_all(TF_RECIPES, expected) == expected
+    legacy = shipped("tf1-layers-legacy-keras")
+    assert legacy.requires == ("tf-keras",) and legacy.review
+    assert legacy.matches_error("AttributeError: `dense` is not available with Keras 3.")
+    keras3 = "import tensorflow as tf\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(2)])\n"
+    assert apply_to_source(legacy, keras3) == (keras3, 0)
+    # A notebook: the switch goes first in the first code cell.
+    cells = ["%matplotlib inline\nimport numpy as np", "import tensorflow as tf",
+             "cell = tf.nn.rnn_cell.LSTMCell(128)"]  # fmt: skip
+    new, changes = apply_to_notebook(legacy, cells)
+    assert changes == 1 and new[1:] == cells[1:]
+    assert new[0] == 'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n' + cells[0]
+
+
+def test_target_names_must_name_their_top_package() -> None:
+    with pytest.raises(RecipeError, match=r"t\.yaml: .*top package of gym\.envs"):
+        recipe(target_names={"gym.envs": ["registration"]})
+    with pytest.raises(RecipeError, match=r"t\.yaml: .*list of names"):
+        recipe(target_names={"gym": "envs"})
+    numpy = recipe(target_names={"numpy": ["linalg", "float64"], "numpy.linalg": ["norm"]})
+    assert numpy.lacks("import numpy as np\nx = np.linalg.inv(np.float64(1))\n") == (
+        "numpy.linalg.inv",
+    )
+    assert apply_to_source(numpy, "import numpy as np\nx = np.float\ny = np.linalg.inv\n")[1] == 0
+    assert apply_to_source(recipe(), "import numpy as np\nx = np.float\n")[1] == 1

@@ -400,3 +400,38 @@ def test_the_cheap_look_at_rewrite_patterns() -> None:
     )  # fmt: skip
     assert reached.could_change(source_index("import numpy as np\nb = np.array(a, copy=False)\n"))
     assert not reached.could_change(source_index("import numpy as np\nb = array(a, copy=False)\n"))
+
+
+LEGACY_KERAS = {
+    "lines": ["import os", 'os.environ["TF_USE_LEGACY_KERAS"] = "1"'],
+    "when_uses": ["tensorflow.compat.v1.layers", "tensorflow.keras.layers.DenseFeatures"],
+}
+SWITCH = 'import os\nos.environ["TF_USE_LEGACY_KERAS"] = "1"\n'
+
+
+def test_prologue_goes_first_only_where_the_code_uses_a_named_api() -> None:
+    source = '"""Doc."""\nfrom __future__ import division\nimport tensorflow.compat.v1 as tf\n'
+    code, changes = fix("prologue", LEGACY_KERAS, source + "y = tf.layers.dense(x, 2)\n")
+    assert changes == 1
+    assert code == (
+        '"""Doc."""\nfrom __future__ import division\n' + SWITCH
+        + "import tensorflow.compat.v1 as tf\ny = tf.layers.dense(x, 2)\n"
+    )  # fmt: skip
+    assert fix("prologue", LEGACY_KERAS, code) == (code, 0)
+    # Imported under its own name and used bare; an import alone is not a use.
+    bare = "from tensorflow.keras.layers import DenseFeatures\nf = DenseFeatures(cols)\n"
+    assert fix("prologue", LEGACY_KERAS, bare) == (SWITCH + bare, 1)
+    unused = "from tensorflow.keras.layers import DenseFeatures\n"
+    assert fix("prologue", LEGACY_KERAS, unused) == (unused, 0)
+    # Keras 3 code, a local `tf` that is not TensorFlow, and the setting already there.
+    for same in (
+        "import tensorflow as tf\nm = tf.keras.layers.Dense(2)\n",
+        "def f(tf):\n    return tf.compat.v1.layers.dense(x, 2)\n",
+        "import tensorflow.compat.v1 as tf\nimport os  # for the switch\n"
+        'os.environ["TF_USE_LEGACY_KERAS"] = "1"\ny = tf.layers.dense(x, 2)\n',
+    ):
+        assert fix("prologue", LEGACY_KERAS, same) == (same, 0)
+    by_import = {"lines": ["import os"], "when_imports": ["tensorflow"]}
+    assert fix("prologue", by_import, "import tensorflow as tf\n")[1] == 1
+    with pytest.raises(RecipeError, match="when_imports' or 'when_uses"):
+        fix("prologue", {"lines": ["import os"]}, "import tensorflow\n")
