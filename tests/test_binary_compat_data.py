@@ -116,3 +116,36 @@ def test_numpy2_error_regex_matches(message: str) -> None:
 @pytest.mark.parametrize("message", UNRELATED_MESSAGES)
 def test_numpy2_error_regex_ignores_unrelated(message: str) -> None:
     assert not re.search(rule("numpy2-abi")["error"], message)
+
+
+def test_protobuf4_rule_covers_old_generated_code() -> None:
+    r = rule("protobuf4-generated-code")
+    assert r["when"] == {"name": "protobuf", "specifier": ">=4"}
+    required = {req["name"]: SpecifierSet(req["specifier"]) for req in r["requires"]}
+    # tensorboardX 2.6.1 is the first with regenerated _pb2.py files; 1.6 and 2.1 are what
+    # old repos pin.
+    for old in ("1.6", "2.1", "2.6"):
+        assert not required["tensorboardx"].contains(old)
+    assert required["tensorboardx"].contains("2.6.1")
+    assert not required["tensorboard"].contains("2.9.0")
+    assert required["tensorboard"].contains("2.12.0")
+    message = (
+        "TypeError: Descriptors cannot be created directly.\n"
+        "If this call came from a _pb2.py file, your generated code is out of date and must"
+        " be regenerated with protoc >= 3.19.0."
+    )
+    assert re.search(r["error"], message)
+    assert re.search(r["error"], "TypeError: Descriptors cannot not be created directly.")
+    for unrelated in UNRELATED_MESSAGES:
+        assert not re.search(r["error"], unrelated)
+
+
+def test_matplotlib39_rule_covers_seaborn_0_11() -> None:
+    r = rule("matplotlib39-colormap-registry")
+    assert r["when"] == {"name": "matplotlib", "specifier": ">=3.9"}
+    required = {req["name"]: SpecifierSet(req["specifier"]) for req in r["requires"]}
+    assert not required["seaborn"].contains("0.11.2")
+    assert required["seaborn"].contains("0.12.0") and required["seaborn"].contains("0.13.2")
+    message = "AttributeError: module 'matplotlib.cm' has no attribute 'register_cmap'"
+    assert re.search(r["error"], message)
+    assert not re.search(r["error"], UNRELATED_MESSAGES[1])

@@ -20,7 +20,7 @@ PAPER = {
     "requirements.txt": "numpy==1.16.4\ntorch==1.4.0\n",
     "train.py": "import numpy as np\nimport cv2\nfrom models import net\n",
     "models.py": "import torch\n",
-    "demo.ipynb": notebook("!pip install tensorboardX==1.2", "import tensorboardX"),
+    "demo.ipynb": notebook("!pip install tensorboardX==2.6.2", "import tensorboardX"),
 }
 
 
@@ -99,7 +99,7 @@ def test_clone_local_repo(paper: Path, tmp_path: Path, index: FakeIndex, freeze:
         ("torch", "requirements.txt"),
     ]
     pins = (dest / "requirements.envfix.txt").read_text()
-    assert "tensorboardx==1.2" in pins and index.url not in pins
+    assert "tensorboardx==2.6.2" in pins and index.url not in pins
 
 
 def test_lock_command(paper: Path, index: FakeIndex, freeze: str) -> None:

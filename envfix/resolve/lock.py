@@ -45,6 +45,7 @@ REQUIREMENTS_FILE = "requirements.envfix.txt"
 MAX_ROUNDS = 5
 BUILDS_FROM_SOURCE = "builds-from-source"
 BREAKS_PREINSTALLED = "breaks-preinstalled"
+COMPAT_UNMET = "binary-compat-unmet"
 LOCK_SCHEMA = 1
 
 
@@ -173,7 +174,15 @@ def resolve_needs(
             decisions[need.name] = decision
     if not decisions:
         return (), (), tuple(findings)
-    constraints = compat_constraints(lambda name: _planned_version(name, decisions, runtime), rules)
+    # Constraints of rules that fire only on the resolved versions (NumPy unpinned, so the
+    # resolver picks 2.x): added as the rounds find them.
+    found_constraints: list[str] = []
+
+    def current_constraints() -> list[str]:
+        planned = compat_constraints(lambda name: _planned_version(name, decisions, runtime), rules)
+        return list(dict.fromkeys([*planned, *found_constraints]))
+
+    constraints = current_constraints()
     preferences = tuple(
         f"{d.name}=={v}"
         for d in runtime.distributions
@@ -186,6 +195,10 @@ def resolve_needs(
     # First try to change no preinstalled package at all: the runtime's versions as hard
     # constraints (the preferences alone are soft, and a resolver prefers newer releases).
     strict = True
+    # The state before the first round that added the rules' constraints, to go back to when
+    # they cannot be met.
+    before_compat: tuple[dict[str, Decision], Context, bool, int] | None = None
+    compat_off = False
     for round_number in range(MAX_ROUNDS + 1):
         if not decisions and not protected:
             resolved, failure = (), None
@@ -209,6 +222,16 @@ def resolve_needs(
             if strict:
                 strict = False
                 continue
+            if before_compat is not None:
+                # What the rules found cannot be met with the rest: resolve as before the
+                # rules' constraints (the lock is no worse than without them), and say so.
+                decisions, ctx, strict, kept_findings = before_compat
+                del findings[kept_findings:]
+                findings.append(_compat_unmet(found_constraints, exc))
+                before_compat, compat_off = None, True
+                found_constraints.clear()
+                constraints = current_constraints()
+                continue
             # A package no requirement declares (a guessed name) goes before any pin moves.
             guessed = _leave_out(decisions, exc, runtime, needs, undeclared_only=True)
             if guessed:
@@ -219,6 +242,7 @@ def resolve_needs(
                 if name not in decisions:
                     findings.append(_dropped(name, needs, exc))
             if loosened:
+                constraints = current_constraints()
                 continue
             if protected:
                 # The needs cannot be met without moving a preinstalled package after all:
@@ -230,6 +254,22 @@ def resolve_needs(
             if not left_out:
                 raise _unsatisfiable(exc, needs) from exc
             findings.extend(_left_out(name, needs, exc) for name in left_out)
+            continue
+        violated = compat_violations(resolved, rules)
+        lines = [f"{name}{spec}" for name, (spec, _) in violated.items()]
+        if (
+            not compat_off
+            and round_number < MAX_ROUNDS
+            and any(line not in found_constraints for line in lines)
+        ):
+            # A rule holds for what was resolved but the resolution breaks it: decide those
+            # packages again within what the rule allows, and resolve again.
+            if before_compat is None:
+                before_compat = (dict(decisions), ctx, strict, len(findings))
+            found_constraints.extend(line for line in lines if line not in found_constraints)
+            ctx = replace(ctx, compatible={**ctx.compatible, **violated})
+            findings.extend(_redecide(decisions, violated, needs, ctx))
+            constraints = current_constraints()
             continue
         if accept_breaks:
             break
@@ -259,6 +299,57 @@ def resolve_needs(
     )
     findings.extend(_change_findings(changes, index, ctx))
     return changes, tuple(decisions.values()), tuple(findings)
+
+
+def compat_violations(
+    resolved: Iterable[Resolved], rules: Iterable[CompatRule]
+) -> dict[str, tuple[SpecifierSet, str]]:
+    """Name -> (what the rules allow, why) for each resolved package outside what the rules
+    that hold for the resolved versions allow."""
+    versions: dict[str, Version] = {}
+    for r in resolved:
+        try:
+            versions[r.name] = Version(r.version)
+        except InvalidVersion:
+            continue
+    allowed = compatible_versions(versions.get, rules)
+    return {
+        name: (spec, why)
+        for name, (spec, why) in allowed.items()
+        if name in versions and not spec.contains(versions[name], prereleases=True)
+    }
+
+
+def _compat_unmet(constraints: Sequence[str], exc: ResolutionError) -> Finding:
+    return Finding(
+        COMPAT_UNMET,
+        f"the resolved versions need {', '.join(constraints)} to import together, but that"
+        f" cannot be resolved with the rest ({_first_sentence(exc.explanation)}); the lock"
+        " keeps the versions as resolved, and an import may fail",
+    )
+
+
+def _redecide(
+    decisions: dict[str, Decision],
+    violated: Mapping[str, tuple[SpecifierSet, str]],
+    needs: Sequence[Need],
+    ctx: Context,
+) -> list[Finding]:
+    """Decide again, in place, the needs a compatibility rule found out of bounds."""
+    findings: list[Finding] = []
+    for need in needs:
+        if need.name not in violated or need.name not in decisions or need.url:
+            continue
+        decision, found = decide(need, ctx)
+        findings.extend(found)
+        if decision is None:
+            del decisions[need.name]
+            continue
+        why = violated[need.name][1]
+        if why not in decision.reason:
+            decision = replace(decision, reason=f"{decision.reason}; {why}")
+        decisions[need.name] = decision
+    return findings
 
 
 def _runtime_pins(runtime: Runtime, decisions: Mapping[str, Decision]) -> tuple[str, ...]:
@@ -295,7 +386,9 @@ def _loosen(
     loosenable = {
         name: d for name, d in decisions.items() if d.rule in ("declared", "date", "relaxed")
     }
-    chosen = {name: d for name, d in loosenable.items() if name in exc.names} or loosenable
+    chosen = {name: d for name, d in loosenable.items() if name in exc.names}
+    if not exc.names:
+        chosen = loosenable  # the explanation names nobody: any pin may be the cause
     why = f"could not be resolved with the rest: {_first_sentence(exc.explanation)}"
     for name, decision in chosen.items():
         if name not in imported and runtime.version_of(name) is None:

@@ -9,12 +9,8 @@ imports. Imports nobody declared count too. Distributions known to be renamed or
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -23,27 +19,12 @@ from packaging.version import Version
 from envfix.model import DeclaredRequirement, Finding, ImportUse, Inventory, Location, Need, Runtime
 from envfix.resolve.policy import public_version
 from envfix.runtime import marker_environment
+from envfix.scanner.names import Replacement, replacements
 
 REPLACED_DISTRIBUTION = "replaced-distribution"
 UNNAMED_URL = "unnamed-url-requirement"
 UNIMPORTED_PINS_KEPT = "unimported-pins-kept"
 EXPORTED_PINS_SKIPPED = "exported-pins-skipped"
-
-
-@dataclass(frozen=True)
-class Replacement:
-    replacement: str | None
-    why: str
-
-
-@cache
-def replacements() -> Mapping[str, Replacement]:
-    path = resources.files("envfix") / "data" / "distributions.json"
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    return {
-        name: Replacement(entry["replacement"], entry["why"])
-        for name, entry in doc["replaced"].items()
-    }
 
 
 def plan(inventory: Inventory, runtime: Runtime) -> tuple[tuple[Need, ...], tuple[Finding, ...]]:
@@ -86,7 +67,10 @@ def plan(inventory: Inventory, runtime: Runtime) -> tuple[tuple[Need, ...], tupl
                 continue
         need = _need(name, declared.get(name, []), imported.get(name, []))
         replaced = replacements().get(name)
-        if replaced is not None and not imported.get(name):
+        # An import the scan gave the old name provides a module the replacement has too
+        # (`import tensorflow` with tensorflow-gpu declared); with no replacement, the code
+        # that imports it still needs it.
+        if replaced is not None and (replaced.replacement is not None or not imported.get(name)):
             findings.append(_replaced_finding(need, replaced))
             if replaced.replacement is None:
                 continue

@@ -251,9 +251,11 @@ def _unpinned(
                 f" {DATE_MARGIN.days} days)",
             ), []
     chosen = max(installable)
+    # Capped at what was judged to install: a newer release only for older Pythons
+    # (`typing 3.10.0.0`) must not be what the resolver picks instead.
     return Decision(
         need.name,
-        f"{need.name}",
+        f"{need.name}<={chosen}",
         "newest",
         f"{need.reasons[0]}; {chosen} is the newest that installs",
     ), []

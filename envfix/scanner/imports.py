@@ -199,7 +199,10 @@ def notebook_code_cells(doc: Any) -> Iterator[tuple[int, str]]:
     cells = doc.get("cells")
     if cells is None and isinstance(doc.get("worksheets"), list):
         cells = [
-            c for ws in doc["worksheets"] if isinstance(ws, dict) for c in ws.get("cells", []) or []
+            c
+            for ws in doc["worksheets"]
+            if isinstance(ws, dict) and isinstance(ws.get("cells"), list)
+            for c in ws["cells"]
         ]
     if not isinstance(cells, list):
         raise ValueError("it has no list of cells")

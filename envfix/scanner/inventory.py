@@ -21,7 +21,12 @@ from envfix.model import (
 )
 from envfix.scanner.declared import is_declaration_file, parse_pip_command, read_declared
 from envfix.scanner.imports import CodeScan, scan_notebook_file, scan_python_file
-from envfix.scanner.names import STDLIB_BACKPORTS, NameResolver, describe_former_stdlib
+from envfix.scanner.names import (
+    OBSOLETE_BACKPORTS,
+    STDLIB_BACKPORTS,
+    NameResolver,
+    describe_former_stdlib,
+)
 
 UNDECLARED_IMPORT = "undeclared-import"
 FORMER_STDLIB = "former-stdlib-module"
@@ -29,6 +34,7 @@ PYTHON_VERSION = "python-version"
 GUESSED_DISTRIBUTION = "guessed-distribution"
 MISSING_REQUIREMENTS_FILE = "missing-requirements-file"
 INSTALLS_ITSELF = "installs-itself"
+STDLIB_BACKPORT = "stdlib-backport"
 
 # Folders that hold no code of the repo's own: VCS data, caches, installed environments.
 SKIP_DIRS = frozenset(
@@ -86,8 +92,12 @@ class LocalModules:
 
     def __init__(self, files: Iterable[str], scans: dict[str, CodeScan]) -> None:
         self.by_dir: dict[str, set[str]] = defaultdict(set)
+        self.packages: set[str] = set()
         for rel in files:
-            name = _module_name(rel.rpartition("/")[2])
+            directory, _, filename = rel.rpartition("/")
+            if filename == "__init__.py":
+                self.packages.add(directory)
+            name = _module_name(filename)
             if name is None:
                 continue
             parts = rel.split("/")
@@ -106,11 +116,20 @@ class LocalModules:
             self.written.update(code.written_modules)
         self.anywhere = frozenset(name for names in self.by_dir.values() for name in names)
 
-    def is_local(self, top: str, file_dir: str) -> bool:
-        """Whether `import top` in a file of `file_dir` finds a module of the repo."""
+    def is_local(self, top: str, file_dir: str, *, folder_on_path: bool = False) -> bool:
+        """Whether `import top` in a file of `file_dir` finds a module of the repo.
+
+        A file's own folder is on the import path when the file runs as a script; inside a
+        package (`__init__.py`), an absolute import does not look there, so `import optax`
+        in `pkg/optax.py` means the optax distribution. `folder_on_path` says the folder
+        counts anyway: a notebook's working folder, Python 2's implicit relative imports.
+        Else only the import roots count: the repo root, `src/`, `lib/`, folders the code
+        adds to `sys.path`.
+        """
+        sibling = folder_on_path or file_dir not in self.packages
         return (
             top in self.written
-            or top in self.by_dir.get(file_dir, ())
+            or (sibling and top in self.by_dir.get(file_dir, ()))
             or any(top in self.by_dir.get(r, ()) for r in self.roots)
         )
 
@@ -149,9 +168,12 @@ def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> 
             findings.extend(_installs_itself(reqs, own))
             findings.extend(command_findings)
             findings.extend(_missing_includes(includes, command.location, file_set))
+    requirements, backport_findings = _without_obsolete_backports(requirements, resolver, runtime)
+    findings.extend(backport_findings)
     local = LocalModules(files, scans)
+    declared_names = frozenset(r.name for r in requirements if r.name)
     imports, mappings, local_names, import_findings = _classify_imports(
-        scans, local, resolver, runtime
+        scans, local, resolver, runtime, declared_names
     )
     findings.extend(import_findings)
     for version, location in declared.python_versions:
@@ -180,9 +202,37 @@ def scan(root: Path, runtime: Runtime, resolver: NameResolver | None = None) -> 
     findings.extend(
         Finding(GUESSED_DISTRIBUTION, f"'{m.module}' -> {m.name}: {m.reason}", severity="info")
         for m in inventory.mappings
-        if m.source == "same-name" and m.name not in runtime.installed
+        if m.source == "same-name"
+        and m.name not in runtime.installed
+        and m.name not in declared_names
     )
     return replace(inventory, findings=tuple(findings))
+
+
+def _without_obsolete_backports(
+    requirements: list[DeclaredRequirement], resolver: NameResolver, runtime: Runtime
+) -> tuple[list[DeclaredRequirement], list[Finding]]:
+    """The requirements minus backports of what the target's standard library has
+    (`typing`, `enum34`), and a finding for each one dropped that no marker already limits
+    to old Pythons."""
+    kept: list[DeclaredRequirement] = []
+    findings: list[Finding] = []
+    for req in requirements:
+        module = OBSOLETE_BACKPORTS.get(req.name)
+        if module is None or req.kind != "registry" or not resolver.is_stdlib(module):
+            kept.append(req)
+            continue
+        if not req.marker:
+            findings.append(
+                Finding(
+                    STDLIB_BACKPORT,
+                    f"{req.name} backports '{module}', which is in the standard library of"
+                    f" Python {runtime.python_minor}; not installed",
+                    req.location,
+                    severity="info",
+                )
+            )
+    return kept, findings
 
 
 def _installs_itself(requirements: Iterable[DeclaredRequirement], own: set[str]) -> list[Finding]:
@@ -222,7 +272,11 @@ def _missing_includes(
 
 
 def _classify_imports(
-    scans: dict[str, CodeScan], local: LocalModules, resolver: NameResolver, runtime: Runtime
+    scans: dict[str, CodeScan],
+    local: LocalModules,
+    resolver: NameResolver,
+    runtime: Runtime,
+    declared: frozenset[str] = frozenset(),
 ) -> tuple[list[ImportUse], dict[str, NameMapping], set[str], list[Finding]]:
     imports: list[ImportUse] = []
     mappings: dict[str, NameMapping] = {}
@@ -234,6 +288,7 @@ def _classify_imports(
         if _TOOLING_FILES.search(rel):
             continue
         file_dir = posixpath.dirname(rel)
+        folder_on_path = code.python2 or rel.endswith(".ipynb")
         test_code = _TEST_FILES.search(rel) is not None
         for use in code.imports:
             if test_code and not use.optional:
@@ -241,7 +296,9 @@ def _classify_imports(
             top = use.top_level
             if resolver.is_stdlib(top):
                 continue
-            if local.is_local(top, file_dir) or (top in local.anywhere and not resolver.knows(top)):
+            if local.is_local(top, file_dir, folder_on_path=folder_on_path) or (
+                top in local.anywhere and not resolver.knows(top, declared)
+            ):
                 local_names.add(top)
                 continue
             if top in resolver.former_stdlib:
@@ -264,7 +321,7 @@ def _classify_imports(
                 continue
             mapping = resolved.get(use.module)
             if mapping is None:
-                mapping = resolved[use.module] = resolver.resolve(use.module)
+                mapping = resolved[use.module] = resolver.resolve(use.module, declared)
                 mappings.setdefault(mapping.module, mapping)
             imports.append(replace(use, name=mapping.name))
     return imports, mappings, local_names, findings

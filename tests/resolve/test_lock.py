@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from envfix.resolve.index import SimpleIndex
 from envfix.resolve.lock import (
     CompatRule,
     Resolution,
+    compat_rules,
     lock_inventory,
     requirements_text,
     suggest_runtime,
@@ -100,6 +102,12 @@ WORLD = [
     Dist("legacy311", "0.9", tag=CP311, uploaded="2020-01-01T00:00:00Z"),
     Dist("needsnew", "1.0", requires=("missingdep>=2",), uploaded="2020-01-01T00:00:00Z"),
     Dist("missingdep", "1.0", uploaded="2020-01-01T00:00:00Z"),
+    Dist("cvthing", "1.0", requires=("numpy>=1.14",), uploaded="2019-01-10T00:00:00Z"),
+    Dist("cvthing", "2.0", requires=("numpy>=1.21",), uploaded="2024-06-10T00:00:00Z"),
+    Dist("cvuser", "1.0", requires=("cvthing<2",), uploaded="2019-02-10T00:00:00Z"),
+    Dist("matplotlib", "3.10.0", uploaded="2024-12-14T00:00:00Z"),
+    Dist("seaborn", "0.11.2", requires=("matplotlib>=2.2",), uploaded="2021-08-16T00:00:00Z"),
+    Dist("seaborn", "0.13.2", requires=("matplotlib>=3.4",), uploaded="2024-01-25T00:00:00Z"),
 ]
 PREINSTALLED = {
     "numpy": "2.1.3",
@@ -175,6 +183,7 @@ def lock_with(
     *,
     repo_date: datetime | None = None,
     dependents: Dependents | None = None,
+    rules: tuple[CompatRule, ...] = (NUMPY2,),
 ) -> Lock:
     return lock_inventory(
         inv,
@@ -186,7 +195,7 @@ def lock_with(
             workdir=tmp_path / "work",
             repo_date=repo_date,
             index_url=index.url,
-            rules=(NUMPY2,),
+            rules=rules,
         ),
     )
 
@@ -429,3 +438,89 @@ def test_a_kept_build_from_another_index_brings_none_of_the_index_builds_depende
         "filelock": "add",
         "torch": "keep",
     }
+
+
+def test_compat_rules_hold_for_the_versions_the_resolver_picks(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    # NumPy unpinned and not on the target: the resolver takes 2.x, so the 2019 release of a
+    # package built against NumPy 1 (the repo date's choice) cannot stay.
+    runtime = Runtime("venv", "3.13.1", manylinux_platforms((2, 35), "x86_64"), ())
+    rule = CompatRule(
+        "numpy2-abi",
+        "Built against NumPy 1.x",
+        "numpy",
+        SpecifierSet(">=2"),
+        (("cvthing", SpecifierSet(">=2.0"), "built against NumPy 2"),),
+    )
+    lock = lock_with(
+        inventory("numpy", "cvthing", imported=("numpy", "cvthing")),
+        runtime,
+        index,
+        tmp_path,
+        repo_date=datetime(2019, 6, 1, tzinfo=UTC),
+        dependents=Dependents(),
+        rules=(rule,),
+    )
+    assert by_name(lock)["numpy"] == ("add", None, "2.1.3")
+    assert by_name(lock)["cvthing"] == ("add", None, "2.0")
+    decision = next(d for d in lock.decisions if d.name == "cvthing")
+    assert "with numpy 2.1.3, cvthing needs >=2.0" in decision.reason
+    assert not [f for f in lock.findings if f.code == "binary-compat-unmet"]
+    # When the rest cannot take what the rule asks, the lock is the one found before, and
+    # says what may fail.
+    unmet = lock_with(
+        inventory("numpy", "cvthing", "cvuser", imported=("numpy", "cvthing", "cvuser")),
+        runtime,
+        index,
+        tmp_path / "unmet",
+        repo_date=datetime(2019, 6, 1, tzinfo=UTC),
+        dependents=Dependents(),
+        rules=(rule,),
+    )
+    assert by_name(unmet)["cvthing"] == ("add", None, "1.0")
+    (finding,) = [f for f in unmet.findings if f.code == "binary-compat-unmet"]
+    assert "cvthing>=2.0" in finding.message
+
+
+def shipped(*ids: str) -> tuple[CompatRule, ...]:
+    return tuple(r for r in compat_rules() if r.id in ids)
+
+
+def test_old_generated_protobuf_code_is_not_installed_beside_protobuf_5(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    # tensorboardX 1.2's _pb2.py files fail with "Descriptors cannot be created directly".
+    lock = lock_with(
+        inventory("tensorboardX==1.2", imported=("tensorboardx",)),
+        colab_like(),
+        index,
+        tmp_path,
+        rules=shipped("protobuf4-generated-code"),
+    )
+    assert by_name(lock)["tensorboardx"] == ("add", None, "2.6.2")
+    (relaxed,) = lock.relaxed
+    assert relaxed.relaxed_from == "tensorboardx==1.2"
+    assert relaxed.relaxed_because == "binary-incompatible"
+    assert "with protobuf 5.29.0, tensorboardx needs >=2.6.1" in relaxed.reason
+
+
+def test_a_working_seaborn_is_not_downgraded_to_one_matplotlib_breaks(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    installed = {**PREINSTALLED, "matplotlib": "3.10.0", "seaborn": "0.13.2"}
+    runtime = replace(
+        colab_like(),
+        distributions=tuple(InstalledDistribution(n, v) for n, v in installed.items()),
+    )
+    lock = lock_with(
+        inventory("seaborn==0.11.2", imported=("seaborn",)),
+        runtime,
+        index,
+        tmp_path,
+        rules=shipped("matplotlib39-colormap-registry"),
+    )
+    assert lock.installs == ()
+    (relaxed,) = lock.relaxed
+    assert relaxed.relaxed_because == "binary-incompatible"
+    assert "with matplotlib 3.10.0, seaborn needs >=0.12.0" in relaxed.reason

@@ -98,3 +98,24 @@ def test_url_requirements_pass_through_and_unnamed_ones_are_reported() -> None:
         ("keras-contrib", "git+https://github.com/keras-team/keras-contrib")
     ]
     assert [f.code for f in findings] == ["unnamed-url-requirement"]
+
+
+def test_imported_under_a_replaced_name_is_replaced() -> None:
+    # The scan gives `import Box2D` the declared name box2d-py (no wheel since cp37): the
+    # need is box2d, which ships the same module.
+    needs, findings = plan(
+        inv(
+            req("box2d-py", "==2.3.8"),
+            req("bs4", "==0.0.1", 2),
+            req("tensorflow-gpu", "==1.15", 3),
+            req("keras-preprocessing", line=4),
+            imported=("box2d-py", "bs4", "tensorflow-gpu", "keras-preprocessing"),
+        ),
+        COLAB,
+    )
+    by_name = {n.name: n for n in needs}
+    assert sorted(by_name) == ["beautifulsoup4", "box2d", "keras-preprocessing", "tensorflow"]
+    assert by_name["box2d"].specifier == "" and by_name["box2d"].imported
+    assert by_name["beautifulsoup4"].specifier == ""
+    assert [f.code for f in findings] == [REPLACED_DISTRIBUTION] * 3
+    assert any("box2d-py" in f.message and "box2d instead" in f.message for f in findings)

@@ -37,6 +37,8 @@ INDEX = MemoryIndex(
     ("oldcompiled-1.0.tar.gz", "2018-01-01T00:00:00Z"),
     (f"oldcompiled-1.5-{CP313}.whl", "2024-01-01T00:00:00Z"),
     (f"oldcompiled-2.0-{CP313}.whl", "2025-01-01T00:00:00Z"),
+    ("backportish-3.7.4.3-py3-none-any.whl", "2020-08-01T00:00:00Z"),
+    ("backportish-3.10.0.0-py2-none-any.whl", "2021-05-01T00:00:00Z"),
 )
 
 
@@ -107,8 +109,17 @@ def test_date_rule_and_newest() -> None:
     assert dated is not None and (dated.rule, dated.requirement) == ("date", "oldcompiled<=1.5")
     assert "1.5 is the newest released by 2024-02-28" in dated.reason
     too_early, _ = decide(need("oldcompiled"), context(repo_date=datetime(2017, 1, 1, tzinfo=UTC)))
-    assert too_early is not None and too_early.requirement == "oldcompiled"
+    assert too_early is not None and too_early.requirement == "oldcompiled<=2.0"
     assert too_early.rule == "newest" and "2.0 is the newest that installs" in too_early.reason
+
+
+def test_newest_is_capped_at_the_version_it_names() -> None:
+    # Like PyPI's typing: the newest release (3.10.0.0) is a Python 2 wheel; the lock line
+    # must not let the resolver take it while the reason names 3.7.4.3.
+    decision, _ = decide(need("backportish"), context())
+    assert decision is not None and decision.rule == "newest"
+    assert decision.requirement == "backportish<=3.7.4.3"
+    assert "3.7.4.3 is the newest that installs" in decision.reason
 
 
 def test_unknown_package() -> None:

@@ -16,6 +16,7 @@ from envfix.scanner.imports import (
     SYNTAX_ERROR,
     TENSORFLOW_VERSION_MAGIC,
     CodeScan,
+    notebook_code_cells,
     scan_notebook_file,
     scan_python_file,
 )
@@ -341,3 +342,10 @@ def test_fast_path_agrees_with_a_full_parse(blocks: list[str]) -> None:
         _scan_code(text, collector, whole=whole)
         results.append(sorted((u.module, u.location.line, u.optional) for u in collector.imports))
     assert results[0] == results[1]
+
+
+def test_nbformat3_worksheets_without_a_list_of_cells() -> None:
+    # Found by the fuzz test above: `worksheets[].cells` that is not a list.
+    assert list(notebook_code_cells({"cells": None, "worksheets": [{"cells": 1}]})) == []
+    doc = {"worksheets": [{"cells": 1}, {"cells": [{"cell_type": "code", "input": "import a"}]}]}
+    assert list(notebook_code_cells(doc)) == [(1, "import a")]

@@ -9,6 +9,7 @@ from envfix.model import Inventory
 from envfix.runtime import load_profile
 from envfix.scanner.inventory import (
     FORMER_STDLIB,
+    STDLIB_BACKPORT,
     UNDECLARED_IMPORT,
     scan,
     walk_repo,
@@ -212,3 +213,88 @@ def test_installing_the_repo_itself_is_not_a_requirement(
     itself = [str(f.location) for f in inv.findings if f.code == "installs-itself"]
     assert itself == ["README.md:4", "demo.ipynb cell 1, line 1"]
     assert inv.local_modules == ("ISR",)
+
+
+def test_a_declared_provider_wins_over_the_same_named_guess(
+    repo_factory: Callable[..., Path],
+) -> None:
+    # `decouple` on PyPI is an unrelated project; python-decouple provides the module.
+    root = repo_factory(
+        {"requirements.txt": "python-decouple==3.8\n", "settings.py": "import decouple\n"}
+    )
+    inv = scan_offline(root)
+    assert names(inv) == {"decouple": "python-decouple"}
+    assert inv.undeclared == () and inv.declared_unused == ()
+    assert not [f for f in inv.findings if f.code in (UNDECLARED_IMPORT, "guessed-distribution")]
+
+
+def test_renamed_and_placeholder_declarations_declare_their_module(
+    repo_factory: Callable[..., Path],
+) -> None:
+    root = repo_factory(
+        {
+            "requirements.txt": "tensorflow-gpu==1.15\nbs4==0.0.1\nsklearn\nbox2d-py\n",
+            "a.py": "import tensorflow as tf\nimport bs4\nfrom sklearn import svm\nimport Box2D\n",
+        }
+    )
+    inv = scan_offline(root)
+    assert names(inv) == {
+        "tensorflow": "tensorflow-gpu",
+        "bs4": "bs4",
+        "sklearn": "sklearn",
+        "Box2D": "box2d-py",
+    }
+    assert inv.undeclared == () and inv.declared_unused == ()
+    assert not [f for f in inv.findings if f.code == UNDECLARED_IMPORT]
+    # Declaring the real name too: that one provides the module.
+    both = repo_factory(
+        {"requirements.txt": "tensorflow-gpu==1.15\ntensorflow\n", "a.py": "import tensorflow\n"},
+        name="both",
+    )
+    assert names(scan_offline(both)) == {"tensorflow": "tensorflow"}
+
+
+def test_stdlib_backports_are_dropped_with_a_finding(repo_factory: Callable[..., Path]) -> None:
+    root = repo_factory(
+        {
+            "requirements.txt": "numpy\ntyping\nenum34; python_version < '3.4'\n"
+            "futures\ncontextlib2\n",
+            "a.py": "import typing\nimport enum\nimport numpy\nimport contextlib2\n",
+        }
+    )
+    for runtime in (COLAB, COLAB_311):
+        inv = scan_offline(root, runtime)
+        assert [r.name for r in inv.requirements] == ["numpy", "contextlib2"]
+        dropped = [f for f in inv.findings if f.code == STDLIB_BACKPORT]
+        assert [str(f.location) for f in dropped] == ["requirements.txt:2", "requirements.txt:4"]
+        assert "typing backports 'typing', which is in the standard library" in dropped[0].message
+        assert inv.declared_unused == ()
+
+
+def test_a_module_named_like_a_distribution_inside_a_package_is_not_local(
+    repo_factory: Callable[..., Path],
+) -> None:
+    root = repo_factory(
+        {
+            "pkg/__init__.py": "",
+            "pkg/optax.py": "import optax\n",
+            "fbox/__init__.py": "",
+            "fbox/models/__init__.py": "",
+            "fbox/models/tensorflow.py": "import tensorflow as tf\n",
+            "fbox/models/base.py": "import tensorflow\n",
+            "scripts/run.py": "import helper\n",
+            "scripts/helper.py": "",
+            "py2pkg/__init__.py": "",
+            "py2pkg/a.py": "import optax\nprint 'old'\n",
+            "py2pkg/optax.py": "",
+        }
+    )
+    inv = scan_offline(root)
+    by_file = {(u.location.path, u.module): u.name for u in inv.imports}
+    assert by_file == {
+        ("pkg/optax.py", "optax"): "optax",
+        ("fbox/models/tensorflow.py", "tensorflow"): "tensorflow",
+        ("fbox/models/base.py", "tensorflow"): "tensorflow",
+    }
+    # Python 2 imported a sibling module first (implicit relative import).
+    assert set(inv.local_modules) == {"helper", "optax"}

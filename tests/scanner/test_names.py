@@ -148,3 +148,35 @@ def test_colab_only_module_and_namespace_guesses() -> None:
     )
     # Colab has a `google` distribution installed; a namespace import is not it.
     assert resolver.resolve("google.some_new_lib").name == "google-some-new-lib"
+
+
+def test_a_declared_candidate_wins() -> None:
+    resolver = NameResolver(runtime_with("opencv-python"), SMALL_MAP, live=None)
+    m = resolver.resolve("cv2", {"opencv-contrib-python", "numpy"})
+    assert m.name == "opencv-contrib-python" and "declares" in m.reason
+    # Several declared: the usual rules choose among those.
+    two = resolver.resolve("cv2", {"opencv-contrib-python", "opencv-python-headless"})
+    assert two.name == "opencv-contrib-python" and "2 are declared" in two.reason
+    assert resolver.resolve("cv2").name == "opencv-python"
+
+
+def test_a_declared_distribution_named_for_an_unknown_module_wins_over_the_guess() -> None:
+    resolver = NameResolver(runtime_with(), SMALL_MAP, live=None)
+    assert resolver.resolve("decouple").name == "decouple"
+    m = resolver.resolve("decouple", {"python-decouple", "numpy"})
+    assert (m.module, m.name) == ("decouple", "python-decouple")
+    assert "declares python-decouple" in m.reason
+    assert resolver.resolve("decouple", {"decouple", "python-decouple"}).name == "decouple"
+    assert resolver.knows("decouple", {"python-decouple"}) and not resolver.knows("decouple")
+
+
+def test_a_declared_renamed_distribution_provides_its_replacements_module() -> None:
+    resolver = NameResolver(COLAB, live=None)
+    assert resolver.resolve("tensorflow", {"tensorflow-gpu"}).name == "tensorflow-gpu"
+    assert resolver.resolve("tensorflow", {"tensorflow-gpu", "tensorflow"}).name == "tensorflow"
+    assert resolver.resolve("bs4", {"bs4"}).name == "bs4"
+    assert resolver.resolve("bs4", {"bs4", "beautifulsoup4"}).name == "beautifulsoup4"
+    assert resolver.resolve("Box2D", {"box2d-py"}).name == "box2d-py"
+    assert resolver.resolve("Box2D").name == "box2d"
+    # A declaration that provides something else does not take over the module.
+    assert resolver.resolve("bs4", {"sklearn"}).name == "beautifulsoup4"
