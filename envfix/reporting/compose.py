@@ -143,6 +143,10 @@ def compose(record: RunRecord, root: Path, *, names: Iterable[str] = ()) -> Repo
     kind = failure.kind if failure and final.status == "blocked" else None
     context = _context(failure, packages, root, run.entry.path) if failure else _Context()
     meaning, next_step = _meaning(final.status, kind, context)
+    if run.entry.kind == "script" and final.status == "runs":
+        meaning = "the script ran to the end without an error"
+    if run.entry.kind == "script":
+        next_step = next_step.replace("run the notebook again", "run the script again")
     code = _code(failure, root, run.final.executed_path, run.entry.path) if kind else None
     trimmed = trim_traceback(failure.traceback, repo_root=str(root)) if kind and failure else None
     entry = " ".join(("python", run.entry.path, *run.entry.args))

@@ -100,7 +100,8 @@ def _reproduce(report: Report) -> list[str]:
         ]
     elif report.install_cell:
         lines += _fenced(report.install_cell, "python")
-        lines += ["", "then run the notebook, or let envfix do every step:", ""]
+        what = "the notebook" if report.entry.endswith(".ipynb") else f"`{report.entry}`"
+        lines += ["", f"then run {what}, or let envfix do every step:", ""]
     lines += _fenced(report.command, "sh")
     return lines
 

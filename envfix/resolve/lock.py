@@ -34,6 +34,7 @@ from envfix.resolve.policy import (
     DROPPED_DECLARATION,
     LEFT_OUT,
     NO_INSTALLABLE_VERSION,
+    NOT_ON_INDEX,
     Context,
     decide,
     public_version,
@@ -577,8 +578,15 @@ def requirements_text(lock: Lock, runtime: Runtime, envfix_version: str) -> str:
         f"# Install with: pip install -r {REQUIREMENTS_FILE}",
     ]
     installs = lock.installs
-    if not installs and not lock.direct_urls:
+    missing = [
+        f for f in lock.findings if f.code in (NOT_ON_INDEX, NO_INSTALLABLE_VERSION, LEFT_OUT)
+    ]
+    if not installs and not lock.direct_urls and not missing:
         lines.append("# Nothing to install: the runtime has everything the code needs.")
+    elif not installs and not lock.direct_urls:
+        lines.append("# Nothing to install from the index; what the code needs beyond it is below.")
+    # What the code needs that no pin here provides: said where the pins are read.
+    lines.extend(f"# Not installable here: {_comment(f.message)}" for f in missing)
     for change in installs:
         was = f" (was {change.old})" if change.old else ""
         lines.append(f"{change.name}=={change.new}  # {_comment(change.reason)}{was}")

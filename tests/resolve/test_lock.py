@@ -317,6 +317,18 @@ def test_a_package_that_cannot_install_is_left_out_and_explained(
     )
     assert "╰" not in finding.message and "×" not in finding.message
     assert "oldlib" in by_name(lock) and "needsnew" not in by_name(lock)
+    # The pinned file says so too, where a student reads the pins.
+    text = requirements_text(lock, colab_like(), "0.1")
+    assert "# Not installable here: needsnew is left out of the lock" in text
+
+
+def test_nothing_to_install_is_not_said_when_something_is_missing(
+    index: FakeIndex, tmp_path: Path
+) -> None:
+    lock = lock_with(inventory("nosuchpkg"), colab_like(), index, tmp_path)
+    text = requirements_text(lock, colab_like(), "0.1")
+    assert "the runtime has everything the code needs" not in text
+    assert "# Not installable here: nosuchpkg is not on the package index" in text
 
 
 def test_an_undeclared_import_is_left_out_before_a_declared_one(
