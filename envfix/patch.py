@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -322,16 +323,22 @@ def _installs_step(installs: NotebookInstalls) -> Step:
     def step(rel: str, code: list[str]) -> list[str]:
         if not rel.endswith(".ipynb"):
             return code
-        return [_fix_install_lines(cell, installs) for cell in code]
+        # The notebook runs in its own folder: the repo's root is this far up from it.
+        root = posixpath.relpath(".", posixpath.dirname(rel) or ".")
+        return [_fix_install_lines(cell, installs, root) for cell in code]
 
     return step
 
 
-def _fix_install_lines(cell: str, installs: NotebookInstalls) -> str:
+def _fix_install_lines(cell: str, installs: NotebookInstalls, root: str = ".") -> str:
     lines = cell.split("\n")
     out = []
     cloned_dirs: set[str] = set()
     for line in lines:
+        if cloned_dirs and line.lstrip().startswith("!"):
+            # After its clone is commented out, `!pip install ./repo` and `repo/data/...`
+            # mean the checkout the notebook already runs in.
+            line = _into_checkout(line, cloned_dirs, root)
         pip = _PIP_LINE.match(line)
         clone = _CLONE_LINE.match(line)
         cd = _CD_LINE.match(line)
@@ -361,6 +368,21 @@ def _fix_install_lines(cell: str, installs: NotebookInstalls) -> str:
         else:
             out.append(line)
     return "\n".join(out)
+
+
+def _into_checkout(line: str, cloned_dirs: set[str], root: str) -> str:
+    names = "|".join(re.escape(name) for name in sorted(cloned_dirs, key=len, reverse=True))
+    pip = _PIP_LINE.match(line)
+    own = (
+        re.fullmatch(rf"\s*(?:-e\s+)?(?:\./)?(?:{names})/?(?P<extras>\[[^\]]*\])?\s*", pip[2])
+        if pip
+        else None
+    )
+    if pip and own:
+        target = "." if root == "." else root
+        return f"{pip[1]}%pip install -e {target}{own['extras'] or ''}"
+    prefix = "" if root == "." else f"{root}/"
+    return re.sub(rf"(?<![\w./-])(?:\./)?(?:{names})/", prefix or "./", line)
 
 
 def _undoes_lock(arguments: str, installs: NotebookInstalls) -> bool:

@@ -345,7 +345,7 @@ def _patch_stage(
     recipes = applicable(catalogue(), versions, runtime.python_version)
     say(f"applying {len(recipes)} recipes that fit {runtime.name}")
     installs = NotebookInstalls(
-        versions, repo_urls=(workspace.source,), repo_name=workspace.root.name
+        versions, repo_urls=workspaces.source_urls(workspace), repo_name=workspace.root.name
     )
     unreadable = (
         *inventory.python2_files,

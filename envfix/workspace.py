@@ -456,6 +456,21 @@ def _exclude(repo: git.Repo, pattern: str) -> None:
         )
 
 
+def source_urls(workspace: Workspace) -> tuple[str, ...]:
+    """The URLs the repo is known by: where it was cloned from and, for a local checkout,
+    that checkout's own `origin` (a notebook's `!git clone` names the upstream URL)."""
+    urls = [workspace.source]
+    local = Path(workspace.source)
+    if local.is_absolute() and local.exists():
+        try:
+            origin = open_repo(local).remotes.origin.url
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError, AttributeError, ValueError):
+            origin = None
+        if origin:
+            urls.append(str(origin))
+    return tuple(dict.fromkeys(urls))
+
+
 def exclude_own_file(workspace: Workspace, name: str) -> None:
     """Keep a file envfix writes into the checkout (the report) out of `git status`."""
     try:

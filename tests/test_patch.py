@@ -230,3 +230,28 @@ def test_crlf_line_endings_stay_and_the_diff_shows_only_the_fix(tmp_path: Path) 
     assert [p.recipe for p in result.patches] == ["numpy-builtin-type-aliases"]
     assert (repo / "a.py").read_bytes() == b"import numpy as np\r\n\r\nx = float(1)\r\ny = 2\r\n"
     assert git(repo, "diff", "--numstat", "HEAD~1", "HEAD") == "1\t1\ta.py"
+
+
+def test_a_notebook_that_clones_and_installs_its_own_repo_uses_the_checkout(
+    tmp_path: Path,
+) -> None:
+    cell = (
+        "!git clone https://github.com/rll/deepul.git\n"
+        "!unzip -qq deepul/homeworks/hw1/data/hw1_data.zip -d deepul/homeworks/hw1/data/\n"
+        "!pip install ./deepul"
+    )
+    doc = {"cells": [{"cell_type": "code", "metadata": {}, "source": cell, "outputs": [],
+                      "execution_count": None}], "metadata": {}, "nbformat": 4,
+           "nbformat_minor": 5}  # fmt: skip
+    repo = make_git_repo(
+        tmp_path / "deepul", {"homeworks/hw1/hw1.ipynb": json.dumps(doc, indent=1) + "\n"}
+    )
+    installs = NotebookInstalls({}, repo_urls=("https://github.com/rll/deepul",))
+    patch_workspace(open_folder(repo), [], installs)
+    patched = json.loads((repo / "homeworks/hw1/hw1.ipynb").read_text())["cells"][0]["source"]
+    assert "".join(patched).split("\n") == [
+        "# envfix: this notebook already runs in the clone:"
+        " !git clone https://github.com/rll/deepul.git",
+        "!unzip -qq ../../homeworks/hw1/data/hw1_data.zip -d ../../homeworks/hw1/data/",
+        "%pip install -e ../..",
+    ]

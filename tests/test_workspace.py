@@ -18,11 +18,13 @@ from envfix.errors import (
 )
 from envfix.workspace import (
     RepoSource,
+    Workspace,
     check_ref,
     clone,
     open_folder,
     parse_source,
     settle_tree_path,
+    source_urls,
 )
 from tests.helpers import git, make_git_repo, write_files
 
@@ -369,3 +371,12 @@ def test_commit_date_is_the_codes_and_unknown_for_imported_folders(
     assert ws.commit_date.isoformat()[:10] == git(upstream, "log", "-1", "--format=%cs")
     folder = write_files(tmp_path / "plain", {"a.py": ""})
     assert clone(parse_source(str(folder)), tmp_path / "copied").commit_date is None
+
+
+def test_a_local_checkout_is_also_known_by_its_origin(tmp_path: Path) -> None:
+    local = make_git_repo(tmp_path / "paper", {"a.py": ""})
+    git(local, "remote", "add", "origin", "https://github.com/rll/deepul.git")
+    workspace = Workspace(root=tmp_path / "clone", path=tmp_path / "clone", source=str(local))
+    assert source_urls(workspace) == (str(local), "https://github.com/rll/deepul.git")
+    remote = Workspace(root=tmp_path, path=tmp_path, source="https://github.com/o/n")
+    assert source_urls(remote) == ("https://github.com/o/n",)
