@@ -318,6 +318,14 @@ def _clone(url: str, into: Path, ref: str | None, shallow: bool) -> git.Repo:
         raise _clone_error(url, ref, exc) from exc
 
 
+_NOT_FOUND = re.compile(
+    r"authentication failed|could not read username|terminal prompts disabled"
+    r"|permission denied|repository .*not found|not found\s*$|does not exist"
+    r"|does not appear to be a git repository|returned error: 40[13]\b|\bhttp 40[134]\b",
+    re.MULTILINE,
+)
+
+
 def _clone_error(url: str, ref: str | None, exc: git.GitCommandError) -> Exception:
     stderr = str(exc.stderr or "")
     lowered = stderr.lower()
@@ -352,21 +360,9 @@ def _clone_error(url: str, ref: str | None, exc: git.GitCommandError) -> Excepti
             f"{shown} has no branch, tag or commit '{ref}'",
             hint="check the name with 'git ls-remote', or leave out --ref for the default branch",
         )
-    if any(
-        s in lowered
-        for s in (
-            "authentication failed",
-            "could not read username",
-            "terminal prompts disabled",
-            "permission denied",
-            "repository not found",
-            "not found",
-            "does not exist",
-            "does not appear to be a git repository",
-            "403",
-            "401",
-        )
-    ):
+    # Only git's own wording: progress lines ("Enumerating objects: 403") and object ids
+    # of a damaged repository contain such numbers too.
+    if _NOT_FOUND.search(lowered):
         return RepoNotFoundError(
             f"repository {shown} not found, or it is private",
             hint="check the URL; for a private repo, clone it yourself and pass the folder",

@@ -380,3 +380,21 @@ def test_a_local_checkout_is_also_known_by_its_origin(tmp_path: Path) -> None:
     assert source_urls(workspace) == (str(local), "https://github.com/rll/deepul.git")
     remote = Workspace(root=tmp_path, path=tmp_path, source="https://github.com/o/n")
     assert source_urls(remote) == ("https://github.com/o/n",)
+
+
+@pytest.mark.parametrize(
+    ("stderr", "not_found"),
+    [
+        ("remote: Enumerating objects: 403, done.\nremote: fatal: unable to read 9fad12\n"
+         "fatal: early EOF", False),
+        ("fatal: git upload-pack: aborting due to possible repository corruption", False),
+        ("remote: Repository not found.\nfatal: repository 'https://github.com/o/n/' not found",
+         True),
+        ("fatal: unable to access 'https://x/': The requested URL returned error: 403", True),
+        ("fatal: could not read Username for 'https://github.com': terminal prompts disabled",
+         True),
+    ],
+)  # fmt: skip
+def test_a_damaged_repository_is_not_called_missing(stderr: str, not_found: bool) -> None:
+    error = gitpython.GitCommandError(["git", "clone"], 128, stderr=stderr)
+    assert isinstance(_clone_error("file:///tmp/x", None, error), RepoNotFoundError) is not_found
