@@ -19,6 +19,7 @@ from envfix.errors import (
 from envfix.workspace import (
     RepoSource,
     Workspace,
+    _clone_error,
     check_ref,
     clone,
     open_folder,
