@@ -250,6 +250,9 @@ class Need:
     alternatives: tuple[str, ...] = ()
     """Each declaration's own specifier, when several files declare it: they may disagree
     (a CPU and a GPU environment file), and then any of them will do."""
+    extras: tuple[str, ...] = ()
+    """The extras the declarations ask for (`gymnasium[classic-control]`), merged, normalised
+    (PEP 685) and sorted."""
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,10 @@ class Decision:
     relaxed_from: str | None = None
     """The declared requirement that could not be honoured (`numpy==1.16.4`), if any."""
     relaxed_because: RelaxCause | None = None
+    extras: tuple[str, ...] = ()
+    """The need's extras: the resolver is asked for `name[extra,...]` plus `requirement`'s
+    versions, so that what the extras bring in is locked too. Kept apart from `requirement`,
+    which stays `name<versions>`."""
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,7 @@ def decision(d: Decision) -> dict[str, Any]:
         "reason": d.reason,
         "relaxed_from": d.relaxed_from,
         "relaxed_because": d.relaxed_because,
+        "extras": list(d.extras),
     }
 
 
@@ -199,6 +200,7 @@ def need(n: Need) -> dict[str, Any]:
         "url": n.url,
         "imported": n.imported,
         "declared": n.declared,
+        "extras": list(n.extras),
         "reasons": list(n.reasons),
         "locations": [location(loc) for loc in n.locations],
     }
@@ -254,6 +256,7 @@ def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
                 d["reason"],
                 d["relaxed_from"],
                 d["relaxed_because"],
+                tuple(d.get("extras", ())),
             )
             for d in doc["decisions"]
         ),
@@ -266,6 +269,7 @@ def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
                 n["imported"],
                 n["declared"],
                 n["url"],
+                extras=tuple(n.get("extras", ())),
             )
             for n in doc["direct_urls"]
         ),

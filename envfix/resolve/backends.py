@@ -107,7 +107,9 @@ def parse_output(text: str) -> tuple[Resolved, ...]:
             continue
         via: tuple[str, ...] = ()
         if m[3] and (v := _VIA.search(m[3])):
-            via = tuple(part.strip() for part in v[1].split(",") if part.strip())
+            # A parent named with its extras (`gymnasium[classic-control]`) is that package.
+            parents = re.sub(r"\[[^\]]*\]", "", v[1])
+            via = tuple(part.strip() for part in parents.split(",") if part.strip())
         found.append(Resolved(canonicalize_name(m[1]), m[2], via))
     return tuple(found)
 

@@ -39,6 +39,7 @@ from envfix.resolve.policy import (
     decide,
     public_version,
     relax,
+    with_extras,
 )
 from envfix.runtime import supported_tags
 
@@ -128,7 +129,7 @@ class LockInputs:
                 self.runtime.platforms,
                 [(d.name, d.version) for d in self.runtime.distributions],
             ],
-            "needs": [(n.name, n.specifier, n.url, n.imported) for n in self.needs],
+            "needs": [(n.name, n.specifier, n.url, n.imported, n.extras) for n in self.needs],
         }
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -206,7 +207,9 @@ def resolve_needs(
             break
         pinned = _runtime_pins(runtime, decisions) if strict else ()
         request = ResolveRequest(
-            requirements=tuple(d.requirement for d in decisions.values())
+            requirements=tuple(
+                with_extras(d.name, d.requirement, d.extras) for d in decisions.values()
+            )
             + tuple(f"{name}=={version}" for name, version in sorted(protected.items())),
             constraints=tuple(constraints) + pinned,
             preferences=preferences,
@@ -244,6 +247,12 @@ def resolve_needs(
                     findings.append(_dropped(name, needs, exc))
             if loosened:
                 constraints = current_constraints()
+                continue
+            # What an extra brings in may be what cannot be installed: the package without it
+            # is worth more than no lock.
+            stripped = _strip_extras(decisions, exc)
+            if stripped:
+                findings.extend(_extras_left_out(n, e, needs, exc) for n, e in stripped.items())
                 continue
             if protected:
                 # The needs cannot be met without moving a preinstalled package after all:
@@ -399,6 +408,50 @@ def _loosen(
     return list(chosen)
 
 
+def _strip_extras(
+    decisions: dict[str, Decision], exc: ResolutionError
+) -> dict[str, tuple[str, ...]]:
+    """Drop, in place, extras of the decisions the resolver's explanation names (of all of
+    them if it names none of those): the extras it names (uv: `gymnasium[box2d]`), else all.
+    Return name -> the extras dropped."""
+    with_any = {name: d for name, d in decisions.items() if d.extras}
+    chosen = {name: d for name, d in with_any.items() if name in exc.names} or (
+        with_any if not set(exc.names) & set(decisions) else {}
+    )
+    dropped: dict[str, tuple[str, ...]] = {}
+    for name, decision in chosen.items():
+        named = {
+            canonicalize_name(extra)
+            for listed in re.findall(
+                rf"(?<![\w.-]){re.escape(name)}\[([^\]]+)\]", exc.explanation, re.IGNORECASE
+            )
+            for extra in listed.split(",")
+        }
+        drop = tuple(e for e in decision.extras if e in named) or decision.extras
+        decisions[name] = replace(
+            decision, extras=tuple(e for e in decision.extras if e not in drop)
+        )
+        dropped[name] = drop
+    return dropped
+
+
+def _extras_left_out(
+    name: str, extras: tuple[str, ...], needs: Sequence[Need], exc: ResolutionError
+) -> Finding:
+    need = next((n for n in needs if n.name == name), None)
+    where = need.locations[0] if need and need.locations else None
+    asked = with_extras(name, name, extras)
+    which = f"extra {extras[0]} is" if len(extras) == 1 else f"extras {', '.join(extras)} are"
+    return Finding(
+        LEFT_OUT,
+        f"{name}'s {which} left out of the lock ({name} itself is not):"
+        f" {_first_sentence(exc.explanation)}. Install with pip install '{asked}' if you need"
+        " what it adds",
+        where,
+        "warning",
+    )
+
+
 def _leave_out(
     decisions: dict[str, Decision],
     exc: ResolutionError,
@@ -452,7 +505,7 @@ def _first_sentence(text: str, limit: int = 200) -> str:
 
 def _unsatisfiable(exc: ResolutionError, needs: Sequence[Need]) -> EnvfixError:
     lines = [
-        f"{need.name}{need.specifier} ({need.locations[0]})"
+        f"{with_extras(need.name, need.name, need.extras)}{need.specifier} ({need.locations[0]})"
         for need in needs
         if need.name in exc.names and need.locations
     ]
@@ -591,7 +644,8 @@ def requirements_text(lock: Lock, runtime: Runtime, envfix_version: str) -> str:
         was = f" (was {change.old})" if change.old else ""
         lines.append(f"{change.name}=={change.new}  # {_comment(change.reason)}{was}")
     for need in lock.direct_urls:
-        lines.append(f"{need.name} @ {need.url}  # {_comment(need.reasons[0])}")
+        name = with_extras(need.name, need.name, need.extras)
+        lines.append(f"{name} @ {need.url}  # {_comment(need.reasons[0])}")
     return "\n".join(lines) + "\n"
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from envfix.model import DeclaredRequirement, Finding, ImportUse, Inventory, Location, Need, Runtime
@@ -61,6 +63,12 @@ def plan(inventory: Inventory, runtime: Runtime) -> tuple[tuple[Need, ...], tupl
             if installed is not None:
                 if not _admits(declared[name], installed):
                     kept_preinstalled.append(name)
+                if not _extras(declared[name]):
+                    continue
+                # Its extras may still bring in what the runtime lacks (`pkg[extra]`, the
+                # extra's dependencies used through pkg): the version stays, the extras count.
+                need = replace(_need(name, declared[name], []), specifier="", alternatives=())
+                needs[name] = _merge(needs.get(name), need)
                 continue
             if all(r.location.path in exported for r in declared[name]):
                 skipped_export.append(name)
@@ -175,7 +183,18 @@ def _need(name: str, reqs: list[DeclaredRequirement], uses: list[ImportUse]) -> 
         declared=bool(reqs),
         url=url,
         alternatives=alternatives if len(alternatives) > 1 else (),
+        extras=_extras(reqs),
     )
+
+
+def _extras(reqs: Iterable[DeclaredRequirement]) -> tuple[str, ...]:
+    """The extras of every declaration, merged: normalised as PEP 685 says (resolvers compare
+    them so: `classic_control` is `classic-control`), sorted."""
+    return _union(canonicalize_name(extra) for req in reqs for extra in req.extras)
+
+
+def _union(*groups: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({e for group in groups for e in group if e}))
 
 
 def _locations(reqs: Iterable[DeclaredRequirement], uses: Iterable[ImportUse]) -> list[Location]:
@@ -192,6 +211,7 @@ def _renamed(need: Need, replaced: Replacement) -> Need:
         locations=need.locations,
         imported=need.imported,
         declared=need.declared,
+        extras=need.extras,
     )
 
 
@@ -207,6 +227,7 @@ def _merge(old: Need | None, new: Need) -> Need:
         declared=old.declared or new.declared,
         url=old.url or new.url,
         alternatives=tuple(dict.fromkeys(old.alternatives + new.alternatives)),
+        extras=_union(old.extras, new.extras),
     )
 
 

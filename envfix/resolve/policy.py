@@ -12,8 +12,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from packaging.specifiers import SpecifierSet
@@ -100,11 +101,18 @@ class Wanted:
 
 def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
     """The resolver input for one need; None when the runtime already has what it needs."""
+    decision, findings = _decide(need, ctx)
+    if decision is not None and need.extras:
+        decision = replace(decision, extras=need.extras)
+    return decision, findings
+
+
+def _decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
     runtime_version = public_version(ctx.runtime.version_of(need.name))
     if runtime_version is not None and (
         not need.specifier or SpecifierSet(need.specifier).contains(runtime_version, True)
     ):
-        return None, []
+        return _kept(need, runtime_version, ctx), []
     project = ctx.index.project(need.name)
     where = need.locations[0] if need.locations else None
     if project is None:
@@ -122,12 +130,30 @@ def decide(need: Need, ctx: Context) -> tuple[Decision | None, list[Finding]]:
     installable = _installable(project, ctx)
     wanted = Wanted.of(need, project)
     if runtime_version is not None and wanted.alternatives and wanted.contains(runtime_version):
-        return None, []  # the repo's files disagree, and one of them admits what is there
+        # The repo's files disagree, and one of them admits what is there.
+        return _kept(need, runtime_version, ctx), []
     if runtime_version is not None:
         return _preinstalled(need, wanted, runtime_version, installable, project, ctx), []
     if not need.specifier:
         return _unpinned(need, installable, project, ctx)
     return _new_pinned(need, wanted, installable, project, ctx)
+
+
+def _kept(need: Need, runtime_version: Version, ctx: Context) -> Decision | None:
+    """Nothing to ask for when the runtime's version will do, unless the need has extras:
+    then the resolver is asked for that same version with them, so that what the extras
+    bring in (and the runtime may lack) is locked, and the package itself stays."""
+    if not need.extras:
+        return None
+    extras = ", ".join(need.extras)
+    return Decision(
+        need.name,
+        f"{need.name}=={runtime_version}",
+        "runtime",
+        f"{need.reasons[0] if need.reasons else need.name}; {ctx.runtime.name}'s"
+        f" {runtime_version} stays, with what its extras ({extras}) need",
+        extras=need.extras,
+    )
 
 
 def _installable(project: Project, ctx: Context) -> list[Version]:
@@ -317,4 +343,15 @@ def relax(decision: Decision, runtime: Runtime, why: str) -> Decision:
         why,
         relaxed_from=decision.relaxed_from or decision.requirement,
         relaxed_because=decision.relaxed_because or "conflict",
+        extras=decision.extras,
     )
+
+
+def with_extras(name: str, requirement: str, extras: Iterable[str]) -> str:
+    """`requirement` (`name<versions>`) as the resolver reads it with `extras`:
+    `gymnasium[classic-control]==1.0.0`."""
+    listed = ",".join(extras)
+    m = re.match(r"\s*[A-Za-z0-9][A-Za-z0-9._-]*(?:\s*\[[^\]]*\])?", requirement)
+    if not listed or m is None:
+        return requirement
+    return f"{name}[{listed}]{requirement[m.end() :]}"

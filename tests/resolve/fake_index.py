@@ -10,6 +10,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import tarfile
 import threading
 import zipfile
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 
@@ -44,10 +46,18 @@ class Dist:
             return f"{self.normalized}-{self.version}.tar.gz"
         return f"{self.normalized}-{self.version}-{self.tag}.whl"
 
+    @property
+    def extras(self) -> list[str]:
+        """The extras its requirements' markers name (`pygame; extra == "classic-control"`)."""
+        found = (Requirement(req).marker for req in self.requires)
+        named = (re.findall(r"extra\s*==\s*['\"]([^'\"]+)['\"]", str(m)) for m in found if m)
+        return sorted({extra for names in named for extra in names})
+
     def metadata(self) -> str:
         lines = ["Metadata-Version: 2.1", f"Name: {self.name}", f"Version: {self.version}"]
         if self.requires_python:
             lines.append(f"Requires-Python: {self.requires_python}")
+        lines.extend(f"Provides-Extra: {extra}" for extra in self.extras)
         lines.extend(f"Requires-Dist: {req}" for req in self.requires)
         return "\n".join(lines) + "\n"
 

@@ -121,3 +121,14 @@ def test_a_dependency_that_does_not_build_is_named_with_what_pulled_it_in() -> N
         " ModuleNotFoundError: No module named 'numpy'"
     )
     assert error.names[0] == "universe"
+
+
+def test_parse_output_reads_pins_with_extras_and_parents_named_with_theirs() -> None:
+    text = (
+        "gymnasium[classic-control]==1.0.0  # via -r requirements.in\n"
+        "pygame==2.6.1  # via gymnasium[box2d,classic-control], stable-baselines3[extra]\n"
+    )
+    assert parse_output(text) == (
+        Resolved("gymnasium", "1.0.0", ("-r requirements.in",)),
+        Resolved("pygame", "2.6.1", ("gymnasium", "stable-baselines3")),
+    )

@@ -4,6 +4,7 @@ running interpreter."""
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
@@ -16,12 +17,14 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
 from envfix.model import (
+    Decision,
     DeclaredRequirement,
     ImportUse,
     InstalledDistribution,
     Inventory,
     Location,
     Lock,
+    Need,
     Runtime,
 )
 from envfix.resolve.backends import PipCompileResolver, ResolutionError, Resolver, UvResolver
@@ -29,6 +32,7 @@ from envfix.resolve.dependents import Dependents, from_requirements
 from envfix.resolve.index import SimpleIndex
 from envfix.resolve.lock import (
     CompatRule,
+    LockInputs,
     Resolution,
     compat_rules,
     lock_inventory,
@@ -37,6 +41,8 @@ from envfix.resolve.lock import (
 )
 from envfix.runner import default_runner
 from envfix.runtime import manylinux_platforms
+from envfix.serialize import lock as lock_document
+from envfix.serialize import lock_from
 from tests.resolve.fake_index import Dist, FakeIndex, serve
 
 CP313 = "cp313-cp313-manylinux_2_17_x86_64"
@@ -163,6 +169,7 @@ def inventory(*declared: str, imported: tuple[str, ...] = ()) -> Inventory:
             location=Location("requirements.txt", number),
             source="requirements",
             specifier=str(req.specifier),
+            extras=tuple(sorted(req.extras)),
             original=line,
         )
         for number, line, req in parsed
@@ -536,3 +543,125 @@ def test_a_working_seaborn_is_not_downgraded_to_one_matplotlib_breaks(
     (relaxed,) = lock.relaxed
     assert relaxed.relaxed_because == "binary-incompatible"
     assert "with matplotlib 3.10.0, seaborn needs >=0.12.0" in relaxed.reason
+
+
+# gymnasium's extras: pygame for classic-control, oldlib for "toy", a package that is not on
+# the index for "broken".
+GYM_WORLD = [
+    Dist(
+        "gymnasium",
+        "1.0.0",
+        requires=(
+            "numpy>=1.21",
+            'pygame>=2.1.3; extra == "classic-control"',
+            'oldlib>=2; extra == "toy"',
+            'nosuchdep; extra == "broken"',
+        ),
+        uploaded="2024-10-08T00:00:00Z",
+    ),
+    Dist("numpy", "2.1.3", uploaded="2024-11-02T00:00:00Z"),
+    Dist("pygame", "2.6.1", uploaded="2024-09-29T00:00:00Z"),
+    Dist("oldlib", "2.0", uploaded="2019-03-10T00:00:00Z"),
+]
+
+
+def with_gymnasium(runtime: Runtime) -> Runtime:
+    gymnasium = InstalledDistribution("gymnasium", "1.0.0")
+    return replace(runtime, distributions=(*runtime.distributions, gymnasium))
+
+
+@pytest.mark.parametrize("backend", ["uv", "pip-tools"])
+def test_an_extra_of_a_preinstalled_package_adds_its_dependencies_and_keeps_it(
+    tmp_path: Path, backend: str
+) -> None:
+    runtime = with_gymnasium(colab_like() if backend == "uv" else this_interpreter())
+    resolver = PipCompileResolver(runtime, default_runner) if backend == "pip-tools" else None
+    with serve(GYM_WORLD) as index:
+        lock = lock_with(
+            inventory("gymnasium[classic-control]", imported=("gymnasium",)),
+            runtime,
+            index,
+            tmp_path,
+            resolver,
+        )
+    assert by_name(lock) == {
+        "gymnasium": ("keep", "1.0.0", "1.0.0"),
+        "numpy": ("keep", "2.1.3", "2.1.3"),
+        "pygame": ("add", None, "2.6.1"),
+    }
+    (decision,) = lock.decisions
+    assert decision.requirement == "gymnasium==1.0.0" and decision.extras == ("classic-control",)
+    assert decision.rule == "runtime" and not lock.relaxed and lock.restart == ()
+    text = requirements_text(lock, runtime, "0.1")
+    pins = [line for line in text.splitlines() if not line.startswith("#")]
+    assert pins == ["pygame==2.6.1  # needed by gymnasium"]
+
+
+def test_extras_of_several_declarations_are_merged(index: FakeIndex, tmp_path: Path) -> None:
+    inv = inventory("gymnasium[classic-control]>=1", imported=("gymnasium",))
+    notebook = DeclaredRequirement(
+        "gymnasium",
+        Location("demo.ipynb", 2),
+        "notebook",
+        extras=("toy",),
+        original="gymnasium[toy]",
+    )
+    inv = replace(inv, requirements=(*inv.requirements, notebook))
+    with serve(GYM_WORLD) as served:
+        lock = lock_with(inv, colab_like(), served, tmp_path)
+    assert by_name(lock) == {
+        "gymnasium": ("add", None, "1.0.0"),
+        "numpy": ("keep", "2.1.3", "2.1.3"),
+        "oldlib": ("add", None, "2.0"),
+        "pygame": ("add", None, "2.6.1"),
+    }
+    (decision,) = lock.decisions
+    assert decision.extras == ("classic-control", "toy")
+    text = requirements_text(lock, colab_like(), "0.1")
+    pins = sorted(line.split("  #")[0] for line in text.splitlines() if line[:1].isalpha())
+    assert pins == ["gymnasium==1.0.0", "oldlib==2.0", "pygame==2.6.1"]
+
+
+def test_an_extra_that_cannot_install_is_left_out_not_the_package(tmp_path: Path) -> None:
+    runtime = with_gymnasium(colab_like())
+    with serve(GYM_WORLD) as index:
+        lock = lock_with(
+            inventory("gymnasium[broken,classic-control]", imported=("gymnasium",)),
+            runtime,
+            index,
+            tmp_path,
+        )
+    # uv names the extra that fails (`gymnasium[broken]`): only that one goes.
+    assert by_name(lock) == {
+        "gymnasium": ("keep", "1.0.0", "1.0.0"),
+        "numpy": ("keep", "2.1.3", "2.1.3"),
+        "pygame": ("add", None, "2.6.1"),
+    }
+    (finding,) = [f for f in lock.findings if f.code == "left-out"]
+    assert finding.message.startswith(
+        "gymnasium's extra broken is left out of the lock (gymnasium itself is not): "
+    )
+    assert "nosuchdep" in finding.message and "pip install 'gymnasium[broken]'" in finding.message
+    assert str(finding.location) == "requirements.txt:1"
+    (decision,) = lock.decisions
+    assert decision.extras == ("classic-control",)
+
+
+def test_a_changed_extra_locks_again_and_extras_survive_a_stored_lock() -> None:
+    gym = Need("gymnasium", ">=1", extras=("classic-control",))
+    inputs = LockInputs((gym,), colab_like(), "uv", None, "0.1", None)
+    assert inputs.digest() == replace(inputs).digest()
+    assert inputs.digest() != replace(inputs, needs=(replace(gym, extras=("box2d",)),)).digest()
+    assert inputs.digest() != replace(inputs, needs=(replace(gym, extras=()),)).digest()
+    decision = Decision("gymnasium", "gymnasium==1.0.0", "runtime", "r", extras=("box2d",))
+    url = Need("gym", url="git+https://example.org/gym", reasons=("r",), extras=("atari",))
+    stored = Lock("colab-test", "uv", "3.13.1", (), (decision,), (url,), (), ())
+    again = lock_from(json.loads(json.dumps(lock_document(stored))))
+    assert again.decisions == (decision,) and again.direct_urls[0].extras == ("atari",)
+    # A lock stored before extras were kept reads as one without them.
+    old = lock_document(stored)
+    for d in old["decisions"]:
+        del d["extras"]
+    assert lock_from(old).decisions[0].extras == ()
+    text = requirements_text(stored, colab_like(), "0.1")
+    assert "gym[atari] @ git+https://example.org/gym  # r" in text

@@ -119,3 +119,35 @@ def test_imported_under_a_replaced_name_is_replaced() -> None:
     assert by_name["beautifulsoup4"].specifier == ""
     assert [f.code for f in findings] == [REPLACED_DISTRIBUTION] * 3
     assert any("box2d-py" in f.message and "box2d instead" in f.message for f in findings)
+
+
+def test_extras_are_merged_normalised_and_carried_over() -> None:
+    needs, _ = plan(
+        inv(
+            req("gymnasium", extras=("classic_control",)),
+            req("gymnasium", ">=0.26", 2, extras=("box2d", "classic-control")),
+            req("box2d-py", line=3, extras=("x",)),
+            req("box2d", line=4, extras=("y",)),
+            imported=("gymnasium", "box2d"),
+        ),
+        COLAB,
+    )
+    by_name = {n.name: n for n in needs}
+    assert by_name["gymnasium"].extras == ("box2d", "classic-control")
+    assert by_name["gymnasium"].specifier == ">=0.26"
+    # A renamed distribution keeps the extras asked for under its old name.
+    assert by_name["box2d"].extras == ("x", "y")
+
+
+def test_extras_of_an_unimported_preinstalled_package_count_but_its_version_stays() -> None:
+    installed = COLAB.version_of("scipy")
+    assert installed is not None
+    needs, findings = plan(
+        inv(req("scipy", "==0.19", extras=("extra",)), req("pandas", "==0.20", 2)), COLAB
+    )
+    # pandas: never imported, the runtime's version stays, nothing to ask for. scipy: the
+    # same, but its extras may bring in what the runtime lacks.
+    (scipy,) = needs
+    assert scipy.name == "scipy" and scipy.extras == ("extra",) and scipy.specifier == ""
+    assert [f.code for f in findings] == ["unimported-pins-kept"]
+    assert "scipy" in findings[0].message and "pandas" in findings[0].message

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from envfix.model import InstalledDistribution, Location, Need, Runtime
 from envfix.resolve.dependents import Dependents, from_requirements
 from envfix.resolve.index import Project, release_file
-from envfix.resolve.policy import NOT_ON_INDEX, Context, decide
+from envfix.resolve.policy import NOT_ON_INDEX, Context, decide, relax, with_extras
 from envfix.runtime import manylinux_platforms, supported_tags
 
 CP313 = "cp313-cp313-manylinux_2_17_x86_64"
@@ -126,3 +127,26 @@ def test_unknown_package() -> None:
     decision, findings = decide(need("nosuch", "==1"), context())
     assert decision is None and [f.code for f in findings] == [NOT_ON_INDEX]
     assert str(findings[0].location) == "requirements.txt:1"
+
+
+def test_extras_reach_the_resolver_without_moving_what_the_runtime_has() -> None:
+    # Colab has numpy: with extras, it is asked for at that version so that what the extras
+    # bring in is locked; without them, nothing is asked for.
+    kept, _ = decide(replace(need("numpy", ">=1.14"), extras=("dev",)), context())
+    assert kept is not None and kept.requirement == "numpy==2.1.3" and kept.rule == "runtime"
+    assert kept.extras == ("dev",) and kept.relaxed_from is None and "(dev)" in kept.reason
+    assert with_extras(kept.name, kept.requirement, kept.extras) == "numpy[dev]==2.1.3"
+    # Any other decision carries them too, and a relaxed one keeps them.
+    new, _ = decide(replace(need("tqdm", "<4.20"), extras=("notebook", "telegram")), context())
+    assert new is not None and new.requirement == "tqdm<4.20" and new.rule == "declared"
+    assert new.extras == ("notebook", "telegram")
+    added, _ = decide(replace(need("purelib", "<1"), extras=("x",)), context())
+    assert added is not None and added.requirement == "purelib<1" and added.extras == ("x",)
+    assert relax(added, context().runtime, "conflict").extras == ("x",)
+
+
+def test_with_extras_keeps_the_versions_and_replaces_extras_already_there() -> None:
+    assert with_extras("torch", "torch<=2.1,>=2", ("a", "b")) == "torch[a,b]<=2.1,>=2"
+    assert with_extras("torch", "torch", ("a",)) == "torch[a]"
+    assert with_extras("torch", "torch[old]==2.0", ("a",)) == "torch[a]==2.0"
+    assert with_extras("torch", "torch==2.0", ()) == "torch==2.0"
