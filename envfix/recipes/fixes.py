@@ -1355,6 +1355,19 @@ class _Rule:
     pattern: cst.CSTNode
     replacement: str
     statement: bool
+    keep: bool = False
+    """The replacement is the pattern: what it matches is left as it is (a guard that
+    comes before a broader rule), and counts as no change."""
+
+
+@dataclass(frozen=True)
+class _Receiver:
+    """What a placeholder named in `receivers` may match: a name or attribute chain whose
+    last name fits `names` (`env`, `self.eval_env`), or one the file assigns the result of
+    a call to one of `made_by` (`env = gym.make(...)`, also wrapped: `W(gym.make(...))`)."""
+
+    names: re.Pattern[str] | None
+    made_by: frozenset[str]
 
 
 @dataclass
@@ -1363,11 +1376,46 @@ class RewriteExpression(Fix):
     `numpy.array({x}, copy=False)` -> `numpy.asarray({x})`. In patterns, `{name}` matches any
     expression, and a dotted name (`numpy.array`) matches what the code imports under that
     name. With `statement: true`, a whole statement is rewritten:
-    `{x}.fillna({v}, inplace=True)` -> `{x} = {x}.fillna({v})`.
+    `{x}.fillna({v}, inplace=True)` -> `{x} = {x}.fillna({v})`; its replacement may be
+    several statements joined by `;` (each goes on its own line), and `{fresh:terminated}`
+    in it is a name the file does not use yet (`terminated`, else `terminated2`, ...). The
+    first rule that matches wins; a rule whose replacement is its pattern keeps what it
+    matches (a guard before a broader rule).
     Settings: `rewrites: [{pattern, replacement, statement?}]`, `library_module` (optional:
-    only files that import it)."""
+    only files that import it, or one of a list), `receivers` (optional: `{placeholder:
+    {names: regex, made_by: [full.names]}}`, see `_Receiver`), `not_inside` (optional:
+    `{methods: [names], of_classes_from: [modules]}`: nothing is rewritten inside those
+    methods of a class deriving from a class of those modules, such as a `gym.Wrapper`'s
+    own `step`)."""
 
     kind: ClassVar[str] = "rewrite-expression"
+
+    def _libraries(self) -> list[str]:
+        library = self.settings.get("library_module")
+        if not library:
+            return []
+        return [str(m) for m in library] if isinstance(library, list) else [str(library)]
+
+    def receivers(self) -> dict[str, _Receiver]:
+        receivers = {}
+        for name, spec in self.setting("receivers", dict, {}).items():
+            if not isinstance(spec, dict) or not (spec.get("names") or spec.get("made_by")):
+                raise RecipeError(f"{self.kind}: receiver '{name}' needs 'names' or 'made_by'")
+            try:
+                names = re.compile(str(spec["names"])) if spec.get("names") else None
+            except re.error as exc:
+                raise RecipeError(f"{self.kind}: receiver '{name}': {exc}") from exc
+            made_by = frozenset(str(m) for m in spec.get("made_by", ()))
+            receivers[str(name)] = _Receiver(names, made_by)
+        return receivers
+
+    def _not_inside(self) -> tuple[frozenset[str], frozenset[str]]:
+        spec = self.setting("not_inside", dict, {})
+        methods = frozenset(str(m) for m in spec.get("methods", ()))
+        modules = frozenset(str(m) for m in spec.get("of_classes_from", ()))
+        if spec and not (methods and modules):
+            raise RecipeError(f"{self.kind}: 'not_inside' needs 'methods' and 'of_classes_from'")
+        return methods, modules
 
     def rules(self) -> list[_Rule]:
         rules = []
@@ -1381,7 +1429,9 @@ class RewriteExpression(Fix):
                 raise RecipeError(f"rewrite-expression: pattern does not parse: {exc}") from exc
             if isinstance(node, cst.Expr):
                 node = node.value  # an expression statement matches by its expression
-            rules.append(_Rule(node, str(entry["replacement"]), bool(entry.get("statement"))))
+            replacement = str(entry["replacement"])
+            keep = replacement.strip() == str(entry["pattern"]).strip()
+            rules.append(_Rule(node, replacement, bool(entry.get("statement")), keep))
         return rules
 
     def triggers(self) -> tuple[str, ...]:
@@ -1404,9 +1454,9 @@ class RewriteExpression(Fix):
         return names
 
     def modules(self) -> tuple[str, ...]:
-        library = self.settings.get("library_module")
-        if library:
-            return (str(library).partition(".")[0],)
+        libraries = self._libraries()
+        if libraries:
+            return _tops(libraries)
         names = self._pattern_names()
         return _tops(names) if names else ()
 
@@ -1419,8 +1469,8 @@ class RewriteExpression(Fix):
         text, in order, with only punctuation, spaces or comments between them."""
         if not super().could_change(index):
             return False
-        library = self.settings.get("library_module")
-        if library and not index.reaches(str(library)):
+        libraries = self._libraries()
+        if libraries and not any(index.reaches(library) for library in libraries):
             return False
         for entry in self.setting("rewrites", list):
             paths, runs = _pattern_check(str(entry["pattern"]))
@@ -1431,14 +1481,25 @@ class RewriteExpression(Fix):
         return False
 
     def apply(self, module: cst.Module) -> Outcome:
-        library = self.settings.get("library_module")
-        if library and not any(
+        libraries = self._libraries()
+        if libraries and not any(
             path == library or path.startswith(f"{library}.")
             for path in _all_imported_modules(module)
+            for library in libraries
         ):
             return Outcome(module)
         adder = self.adder()
-        rewriter = _Rewrites(self.rules(), module_aliases(module), adder)
+        receivers = self.receivers()
+        made_by = frozenset().union(*(r.made_by for r in receivers.values()))
+        rewriter = _Rewrites(
+            self.rules(),
+            module_aliases(module),
+            adder,
+            receivers=receivers,
+            made=_made_by(module, made_by) if made_by else frozenset(),
+            taken=frozenset(_used_names(module) | set(module_aliases(module).values())),
+            not_inside=self._not_inside(),
+        )
         outcome = _run(module, rewriter)
         outcome.module = adder.apply(outcome.module)
         return outcome
@@ -1472,13 +1533,134 @@ def _pattern_check(pattern: str) -> tuple[tuple[str, ...], tuple[re.Pattern[str]
     return tuple(paths), tuple(runs)
 
 
+def _made_by(module: cst.Module, makers: frozenset[str]) -> frozenset[str]:
+    """The names and attribute chains (`env`, `self.env`) the module assigns the result of
+    a call to one of `makers` (full dotted names: `gymnasium.make`), or of a call that
+    wraps one in its first argument (`RecordVideo(gym.make(...))`)."""
+    found: set[str] = set()
+
+    class Collect(cst.CSTVisitor):
+        METADATA_DEPENDENCIES = (QualifiedNameProvider,)
+
+        def makes(self, node: cst.BaseExpression) -> bool:
+            if not isinstance(node, cst.Call):
+                return False
+            name = imported_name(self.get_metadata(QualifiedNameProvider, node.func, None))
+            if name in makers:
+                return True
+            first = node.args[0] if node.args else None
+            return first is not None and first.keyword is None and self.makes(first.value)
+
+        def visit_Assign(self, node: cst.Assign) -> None:
+            if self.makes(node.value):
+                for target in node.targets:
+                    if (name := dotted(target.target)) is not None:
+                        found.add(name)
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            name = dotted(node.target)
+            if node.value is not None and name is not None and self.makes(node.value):
+                found.add(name)
+
+    metadata_wrapper(module).visit(Collect())
+    return frozenset(found)
+
+
+_FRESH = re.compile(r"\{fresh:(\w+)\}")
+
+
 class _Rewrites(_Rewriter):
-    def __init__(self, rules: list[_Rule], aliases: dict[str, str], adder: ImportAdder) -> None:
+    def __init__(
+        self,
+        rules: list[_Rule],
+        aliases: dict[str, str],
+        adder: ImportAdder,
+        *,
+        receivers: Mapping[str, _Receiver] | None = None,
+        made: frozenset[str] = frozenset(),
+        taken: frozenset[str] = frozenset(),
+        not_inside: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
+    ) -> None:
         super().__init__()
         self.rules, self.aliases, self.adder = rules, aliases, adder
+        self.receivers = dict(receivers or {})
+        self.made, self.taken = made, taken
+        self.methods, self.libraries = not_inside
+        self.fresh: dict[str, str] = {}
+        self.classes: list[bool] = []
+        """For each enclosing class: whether it derives from a class of `libraries`."""
+        self.skipping = 0
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        self.classes.append(
+            any(
+                (name := self.imported(base.value)) is not None
+                and name.partition(".")[0] in self.libraries
+                for base in node.bases
+            )
+        )
+        return True
+
+    def leave_ClassDef(self, original: cst.ClassDef, updated: cst.ClassDef) -> cst.ClassDef:
+        self.classes.pop()
+        return updated
+
+    def _skipped(self, node: cst.FunctionDef) -> bool:
+        return bool(self.classes) and self.classes[-1] and node.name.value in self.methods
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.skipping += self._skipped(node)
+        # A nested class's methods are judged by that class; nested functions by this one.
+        self.classes.append(False)
+        return True
+
+    def leave_FunctionDef(
+        self, original: cst.FunctionDef, updated: cst.FunctionDef
+    ) -> cst.FunctionDef:
+        self.classes.pop()
+        self.skipping -= self._skipped(original)
+        return updated
+
+    def _fresh_name(self, base: str) -> str:
+        """A name the file does not use, the same for every use of `base` in it."""
+        if base not in self.fresh:
+            name, number = base, 1
+            while name in self.taken:
+                number += 1
+                name = f"{base}{number}"
+            self.fresh[base] = name
+        return self.fresh[base]
+
+    def _receiver_fits(self, placeholder: str, node: cst.CSTNode) -> bool:
+        receiver = self.receivers.get(placeholder)
+        if receiver is None:
+            return True
+        if not isinstance(node, cst.Name | cst.Attribute):
+            return False
+        name = dotted(node)
+        if name is None or self.imported(node) is not None:
+            return False  # a module (`np.random`), not an object
+        if name in self.made:
+            return True
+        return receiver.names is not None and bool(
+            receiver.names.fullmatch(name.rpartition(".")[2])
+        )
+
+    def _statements(
+        self, text: str
+    ) -> cst.BaseSmallStatement | cst.FlattenSentinel[cst.BaseSmallStatement]:
+        line = cst.parse_statement(text + "\n")
+        assert isinstance(line, cst.SimpleStatementLine)
+        if len(line.body) == 1:
+            return line.body[0]
+        return cst.FlattenSentinel(
+            [small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT) for small in line.body]
+        )
 
     def on_leave(self, original: cst.CSTNode, updated_node: cst.CSTNode) -> Any:
         updated = super().on_leave(original, updated_node)
+        if self.skipping:
+            return updated
         if isinstance(original, cst.BaseSmallStatement) and isinstance(
             updated, cst.BaseSmallStatement
         ):
@@ -1497,14 +1679,18 @@ class _Rewrites(_Rewriter):
                 else:
                     found = None
                 if found is not None:
+                    if rule.keep:
+                        return updated
                     self.changes += 1
-                    return small_statement(self._fill(rule.replacement, found))
+                    return self._statements(self._fill(rule.replacement, found))
         if isinstance(original, cst.BaseExpression) and isinstance(updated, cst.BaseExpression):
             for rule in self.rules:
                 if (
                     not rule.statement
                     and (found := self._match(rule.pattern, original, updated)) is not None
                 ):
+                    if rule.keep:
+                        return updated
                     self.changes += 1
                     return expression(self._fill(rule.replacement, found)).with_changes(
                         lpar=updated.lpar, rpar=updated.rpar
@@ -1512,6 +1698,7 @@ class _Rewrites(_Rewriter):
         return updated
 
     def _fill(self, template: str, bindings: dict[str, cst.CSTNode]) -> str:
+        template = _FRESH.sub(lambda m: self._fresh_name(m[1]), template)
         rendered = render(
             _PLACEHOLDER.sub(lambda m: f"__envfix_{m[1]}__", template), self.aliases, self.adder
         )
@@ -1539,6 +1726,8 @@ class _Rewrites(_Rewriter):
             if not isinstance(node, cst.BaseExpression):
                 return False
             bound = new if isinstance(new, cst.BaseExpression) else node
+            if not self._receiver_fits(m[1], node):
+                return False
             if m[1] in bindings:
                 return _code(bindings[m[1]]) == _code(bound)
             bindings[m[1]] = bound
