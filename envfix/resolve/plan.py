@@ -9,6 +9,7 @@ imports. Imports nobody declared count too. Distributions known to be renamed or
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -190,7 +191,17 @@ def _need(name: str, reqs: list[DeclaredRequirement], uses: list[ImportUse]) -> 
 def _extras(reqs: Iterable[DeclaredRequirement]) -> tuple[str, ...]:
     """The extras of every declaration, merged: normalised as PEP 685 says (resolvers compare
     them so: `classic_control` is `classic-control`), sorted."""
-    return _union(canonicalize_name(extra) for req in reqs for extra in req.extras)
+    return _union(
+        canonicalize_name(extra)
+        for req in reqs
+        for extra in req.extras
+        if not _HARDWARE_EXTRA.search(canonicalize_name(extra))
+    )
+
+
+# Extras that install a GPU stack from PyPI (`tensorflow[and-cuda]`, `jax[cuda12]`): Colab
+# brings its own drivers and libraries, and a CPU runtime cannot use them.
+_HARDWARE_EXTRA = re.compile(r"(?:^|-)(?:and-)?(?:cuda|gpu|tpu|rocm|cu\d+)(?:\d|-|$)")
 
 
 def _union(*groups: Iterable[str]) -> tuple[str, ...]:

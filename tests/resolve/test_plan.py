@@ -139,6 +139,20 @@ def test_extras_are_merged_normalised_and_carried_over() -> None:
     assert by_name["box2d"].extras == ("x", "y")
 
 
+def test_extras_that_install_a_gpu_stack_are_not_asked_for() -> None:
+    # `tensorflow[and-cuda]` would add a dozen nvidia-* packages: Colab brings its own.
+    needs, _ = plan(
+        inv(
+            req("tensorflow", "==2.10.0", extras=("and-cuda",)),
+            req("jax", line=2, extras=("cuda12", "cpu")),
+            imported=("tensorflow", "jax"),
+        ),
+        COLAB,
+    )
+    by_name = {n.name: n for n in needs}
+    assert by_name["tensorflow"].extras == () and by_name["jax"].extras == ("cpu",)
+
+
 def test_extras_of_an_unimported_preinstalled_package_count_but_its_version_stays() -> None:
     installed = COLAB.version_of("scipy")
     assert installed is not None
