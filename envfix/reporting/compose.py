@@ -129,6 +129,8 @@ class _Context:
     url: str | None = None
     file: str | None = None
     limit: str | None = None
+    script: str | None = None
+    """A command of the repo's that gets its data (`bash fetch_data.sh`)."""
 
 
 def compose(record: RunRecord, root: Path, *, names: Iterable[str] = ()) -> Report:
@@ -257,6 +259,12 @@ def _where(location: Location | None, entry: str) -> str | None:
 def _meaning(status: str, kind: FailureClass | None, context: _Context) -> tuple[str, str]:
     if kind is None:
         return _OUTCOME_MEANING.get(status, ""), ""
+    if kind == "needs-data" and context.script:
+        step = (
+            f"The code needs `{context.file or 'its data'}`, which the repo's own script gets:"
+            f" run `!{context.script}` in the repo's folder first, then run again."
+        )
+        return EXPLANATIONS[kind], step
     specific, general = NEXT_STEPS[kind]
     fields = {k: v for k, v in vars(context).items() if v}
     try:
@@ -274,8 +282,10 @@ def _context(
     url = None
     missing = _MISSING_FILE.search(failure.evalue)
     file = missing["file"] if missing else None
+    script = None
     if failure.kind == "needs-data":
         url = data_source(root, file)
+        script = data_script(root)
     elif failure.kind == "needs-network":
         found = _URL.search(text)
         url = found[0].rstrip(".,;:") if found else None
@@ -294,6 +304,7 @@ def _context(
         url=url,
         file=file,
         limit=limit,
+        script=script,
     )
 
 
@@ -318,7 +329,8 @@ def _repo_file(traceback: str, root: Path) -> str | None:
 
 def data_source(root: Path, missing: str | None) -> str | None:
     """Where the README says to download data from: a link on a line that names the missing
-    file, else one on a line about downloading a dataset."""
+    file (the link whose text names it first), else one on a line about downloading a
+    dataset. A paper's page is not a place to download data from."""
     readmes = sorted(p for p in root.glob("*") if p.name.lower().startswith("readme"))
     texts = (p.read_text(errors="replace") for p in readmes if p.is_file())
     lines = [line for text in texts for line in text.splitlines() if _URL.search(line)]
@@ -329,10 +341,40 @@ def data_source(root: Path, missing: str | None) -> str | None:
         line for line in lines if re.search(r"download|dataset|\bdata\b", line, re.IGNORECASE)
     ]
     for line in ranked:
-        found = _URL.search(line)
-        if found and "colab.research.google.com" not in found[0] and "shields.io" not in found[0]:
-            return found[0].rstrip(".,;:")
+        named = [m["url"] for m in _LINK.finditer(line) if stem and stem in m["text"].lower()]
+        for url in [*named, *(m[0] for m in _URL.finditer(line))]:
+            if not _NOT_DATA.search(url):
+                return url.rstrip(".,;:")
     return None
+
+
+_LINK = re.compile(r"\[(?P<text>[^\]]*)\]\((?P<url>https?://[^\s)]+)\)")
+_NOT_DATA = re.compile(
+    r"colab\.research\.google\.com|shields\.io|arxiv\.org/(?:abs|pdf)|openreview\.net"
+    r"|doi\.org|paperswithcode\.com|aclanthology\.org|proceedings\.|badge"
+)
+_SCRIPT_WORDS = re.compile(r"(?:fetch|download|get_data|get-data|prepare_data|setup_data)")
+
+
+def data_script(root: Path) -> str | None:
+    """A script of the repo that gets its data (`fetch_data.sh`, `download.py`), as a
+    command: the README's mention first, else one named so near the top."""
+    readmes = sorted(p for p in root.glob("*") if p.name.lower().startswith("readme"))
+    for readme in readmes:
+        text = readme.read_text(errors="replace") if readme.is_file() else ""
+        for found in re.finditer(r"(?:\./|bash |sh |python3? )?([\w./-]+\.(?:sh|py))\b", text):
+            name = found[1].removeprefix("./")
+            if _SCRIPT_WORDS.search(Path(name).name.lower()) and (root / name).is_file():
+                return _command_for(name)
+    for depth in ("*", "*/*"):
+        for path in sorted(root.glob(depth)):
+            if path.suffix in (".sh", ".py") and _SCRIPT_WORDS.search(path.name.lower()):
+                return _command_for(str(path.relative_to(root)))
+    return None
+
+
+def _command_for(script: str) -> str:
+    return f"bash {script}" if script.endswith(".sh") else f"python {script}"
 
 
 def _packages(

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from envfix.model import Failure, Location
-from envfix.reporting.compose import applied_patches, compose, data_source
+from envfix.reporting.compose import applied_patches, compose, data_script, data_source
 from envfix.workspace import open_folder
 from tests.helpers import GIT_IDENTITY, git, make_git_repo
 from tests.reporting.cases import CASES, Case, record, write_repo
@@ -198,3 +198,33 @@ def test_the_json_form_has_the_same_facts_under_stable_names(tmp_path: Path) -> 
     assert doc["packages"] == {"torch": "2.8.0+cu126"}
     assert doc["next_step"].startswith("Runtime > Change runtime type > T4 GPU")
     assert doc["where"] == "cell 4 of demo.ipynb" and doc["redacted"] == {}
+
+
+def test_a_paper_link_is_not_where_data_comes_from(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text(
+        "[Paper](https://arxiv.org/abs/1803.02999) code for"
+        " [Omniglot](https://github.com/brendenlake/omniglot).\n",
+        encoding="utf-8",
+    )
+    assert data_source(tmp_path, "data/omniglot") == "https://github.com/brendenlake/omniglot"
+
+
+def test_needs_data_points_at_the_repos_own_download_script(tmp_path: Path) -> None:
+    root = write_repo(tmp_path / "sfn")
+    (root / "README.md").write_text(
+        "# Getting the data\n\nRun `./fetch_data.sh`, see https://arxiv.org/abs/1234.5678.\n",
+        encoding="utf-8",
+    )
+    (root / "fetch_data.sh").write_text("mkdir -p data\n", encoding="utf-8")
+    assert data_script(root) == "bash fetch_data.sh"
+    report = compose(record(case("needs-data"), root), root)
+    assert report.next_step == (
+        "The code needs `data/features.npy`, which the repo's own script gets:"
+        " run `!bash fetch_data.sh` in the repo's folder first, then run again."
+    )
+    # Without a README mention, a script named for it near the top still counts.
+    (root / "README.md").write_text("# Sparse features\n", encoding="utf-8")
+    (root / "fetch_data.sh").unlink()
+    (root / "scripts").mkdir()
+    (root / "scripts" / "download_features.py").write_text("", encoding="utf-8")
+    assert data_script(root) == "python scripts/download_features.py"
