@@ -908,7 +908,9 @@ def _call_matches(
 class AddKeyword(Fix):
     """A keyword argument that became required: `yaml.load(f)` -> `yaml.load(f,
     Loader=yaml.SafeLoader)`. Settings: `calls`, `keyword`, `value` (full dotted names),
-    `positional` (how many positional arguments mean it is already given)."""
+    `positional` (how many positional arguments mean it is already given), `not_argument_of`
+    (method names: a call that is a direct argument of one is left as it is, such as
+    `model.load_state_dict(torch.load(path))`)."""
 
     kind: ClassVar[str] = "add-keyword"
 
@@ -928,6 +930,7 @@ class AddKeyword(Fix):
             self.setting("keyword", str),
             render(self.setting("value", str), module_aliases(module), adder),
             int(self.settings.get("positional", 99)),
+            frozenset(str(m) for m in self.setting("not_argument_of", list, [])),
         )
         outcome = _run(module, rewriter)
         outcome.module = adder.apply(outcome.module)
@@ -935,12 +938,30 @@ class AddKeyword(Fix):
 
 
 class _AddKeyword(_Rewriter):
-    def __init__(self, calls: set[str], keyword: str, value: str, positional: int) -> None:
+    def __init__(
+        self,
+        calls: set[str],
+        keyword: str,
+        value: str,
+        positional: int,
+        not_argument_of: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__()
         self.calls, self.keyword, self.value, self.positional = calls, keyword, value, positional
+        self.not_argument_of = not_argument_of
+        self.left: set[int] = set()
+        """The ids of calls that are direct arguments of a `not_argument_of` method."""
+
+    def visit_Call(self, node: cst.Call) -> bool:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in self.not_argument_of:
+            self.left |= {id(a.value) for a in node.args if isinstance(a.value, cst.Call)}
+        return True
 
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         if not _calls_named(original.func, self.calls):
+            return updated
+        if id(original) in self.left:
             return updated
         if self.imported(original.func) not in self.calls:
             return updated

@@ -272,3 +272,29 @@ def test_target_names_must_name_their_top_package() -> None:
     )
     assert apply_to_source(numpy, "import numpy as np\nx = np.float\ny = np.linalg.inv\n")[1] == 0
     assert apply_to_source(recipe(), "import numpy as np\nx = np.float\n")[1] == 1
+
+
+def test_torch_load_is_left_alone_when_it_feeds_load_state_dict() -> None:
+    weights = shipped("torch-load-weights-only")
+    plain = 'import torch\nm = torch.nn.Linear(1, 1)\nm.load_state_dict(torch.load("m.pt"))\n'
+    assert apply_to_source(weights, plain) == (plain, 0)
+    cells = ["import torch", 'm.load_state_dict(torch.load("m.pt"))', 'net = torch.load("n.pt")']
+    new, changes = apply_to_notebook(weights, cells)
+    assert changes == 1 and new == [*cells[:2], 'net = torch.load("n.pt", weights_only=False)']
+    assert weights.matches_error("_pickle.UnpicklingError: Weights only load failed. This file")
+
+
+def test_scipy_misc_toimage_becomes_pillow_with_its_imports() -> None:
+    toimage = shipped("scipy-misc-toimage")
+    source = "import numpy as np, scipy.misc\nim = scipy.misc.toimage(np.zeros((4, 4)))\n"
+    new, changes = apply_to_source(toimage, source)
+    assert changes == 1 and new == (
+        "import numpy as np, scipy.misc\nimport PIL.Image\n"
+        "im = PIL.Image.fromarray(np.uint8(255 * (np.zeros((4, 4)) - np.zeros((4, 4)).min())"
+        " / max(np.ptp(np.zeros((4, 4))), 1e-12)))\n"
+    )
+    assert toimage.review and toimage.requires == ("pillow",)
+    assert toimage.matches_error("AttributeError: module 'scipy.misc' has no attribute 'toimage'")
+    assert toimage.matches_error("ImportError: cannot import name 'toimage' from 'scipy.misc'")
+    assert toimage.applies_to({"scipy": "1.3.0"}, "3.12")
+    assert not toimage.applies_to({"scipy": "1.2.3"}, "3.12")

@@ -189,6 +189,40 @@ def test_add_keyword_only_when_missing() -> None:
     assert "a = y.load(f, Loader=y.SafeLoader)" in code and changes == 1
 
 
+def test_add_keyword_leaves_a_call_that_is_the_argument_of_a_named_method() -> None:
+    settings = {
+        "calls": ["torch.load"],
+        "keyword": "weights_only",
+        "value": "False",
+        "not_argument_of": ["load_state_dict"],
+    }
+    code, changes = fix(
+        "add-keyword",
+        settings,
+        """\
+        import torch
+        model.load_state_dict(torch.load(path))
+        opt.load_state_dict(state_dict=torch.load(path, map_location="cpu"))
+        model.load_state_dict(torch.load(path)["model"])
+        model.load(torch.load(path))
+        ckpt = torch.load(path)
+        """,
+    )
+    assert changes == 3
+    assert code == textwrap.dedent(
+        """\
+        import torch
+        model.load_state_dict(torch.load(path))
+        opt.load_state_dict(state_dict=torch.load(path, map_location="cpu"))
+        model.load_state_dict(torch.load(path, weights_only=False)["model"])
+        model.load(torch.load(path, weights_only=False))
+        ckpt = torch.load(path, weights_only=False)
+        """
+    )
+    with pytest.raises(RecipeError, match="not_argument_of"):
+        fix("add-keyword", {**settings, "not_argument_of": "load_state_dict"}, "import torch\n")
+
+
 def test_replace_call_parenthesizes_compound_arguments() -> None:
     code, _ = fix(
         "replace-call",
