@@ -133,6 +133,12 @@ def run_options(func: F) -> F:
             " earlier cell passed, counts as 'started' (use with a short --cell-timeout).",
         ),
         click.option(
+            "--base-venv",
+            type=click.Path(path_type=Path, file_okay=False),
+            help="A virtual environment whose packages the run's own environment sees"
+            " (envfix batch --run makes one, seeded with the target's versions).",
+        ),
+        click.option(
             "--max-rounds",
             type=click.IntRange(1, 20),
             default=6,
@@ -146,10 +152,20 @@ def run_options(func: F) -> F:
 
 
 def _run_options(
-    notebook: str | None, cell_timeout: float, total_timeout: float, smoke: bool, max_rounds: int
+    notebook: str | None,
+    cell_timeout: float,
+    total_timeout: float,
+    smoke: bool,
+    max_rounds: int,
+    base_venv: Path | None = None,
 ) -> pipeline.RunOptions:
     limits = Limits(cell=cell_timeout, total=total_timeout, smoke=smoke)
-    return pipeline.RunOptions(notebook=notebook, limits=limits, max_rounds=max_rounds)
+    return pipeline.RunOptions(
+        notebook=notebook,
+        limits=limits,
+        max_rounds=max_rounds,
+        base_venv=base_venv.resolve() if base_venv else None,
+    )
 
 
 def _exit_for_outcome(run: RunResult | None) -> None:
@@ -200,6 +216,7 @@ def clone(
     total_timeout: float,
     smoke: bool,
     max_rounds: int,
+    base_venv: Path | None,
     target: str | None,
     backend: str | None,
     index_url: str | None,
@@ -212,7 +229,11 @@ def clone(
     Outside Colab the code runs in a virtual environment under the clone (.envfix/venv)
     unless --target names an interpreter or 'live'."""
     status, say = _progress(json_output)
-    run = None if no_run else _run_options(notebook, cell_timeout, total_timeout, smoke, max_rounds)
+    run = (
+        None
+        if no_run
+        else _run_options(notebook, cell_timeout, total_timeout, smoke, max_rounds, base_venv)
+    )
     with status:
         result = pipeline.clone(
             repo,
@@ -254,6 +275,7 @@ def run(
     total_timeout: float,
     smoke: bool,
     max_rounds: int,
+    base_venv: Path | None,
     target: str | None,
     backend: str | None,
     index_url: str | None,
@@ -269,7 +291,9 @@ def run(
         result = pipeline.run(
             path,
             target=target,
-            options=_run_options(notebook, cell_timeout, total_timeout, smoke, max_rounds),
+            options=_run_options(
+                notebook, cell_timeout, total_timeout, smoke, max_rounds, base_venv
+            ),
             lock_options=pipeline.LockOptions(
                 backend=backend, index_url=index_url, offline=offline, suggest=False
             ),

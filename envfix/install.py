@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from envfix.errors import EnvironmentProblemError
-from envfix.model import InstallReport
+from envfix.model import InstallReport, Runtime
 from envfix.resolve.backends import uv_binary
 from envfix.runner import Runner
 
@@ -24,21 +25,88 @@ def venv_python(state_dir: Path) -> Path:
     return state_dir / VENV_DIR / "bin" / "python"
 
 
-def ensure_venv(state_dir: Path, runner: Runner, base_python: str | None = None) -> Path:
-    """The interpreter of `.envfix/venv`, made from `base_python` (envfix's own) if absent."""
+def ensure_venv(
+    state_dir: Path,
+    runner: Runner,
+    base_python: str | None = None,
+    base_venv: Path | None = None,
+) -> Path:
+    """The interpreter of `.envfix/venv`, made from `base_python` (envfix's own) if absent.
+    With `base_venv`, the new environment also sees that one's packages (a batch's shared,
+    seeded base): what the lock adds on top lands in this environment only."""
     python = venv_python(state_dir)
     if python.exists():
         return python
-    result = runner(
-        [base_python or sys.executable, "-m", "venv", str(state_dir / VENV_DIR)], timeout=300
-    )
+    made = make_venv(state_dir / VENV_DIR, runner, base_python)
+    if base_venv is not None:
+        base = site_packages(venv_python_of(base_venv), runner)
+        (site_packages(made, runner) / BASE_LINK).write_text(f"{base}\n", encoding="utf-8")
+    return made
+
+
+BASE_LINK = "_envfix_base.pth"
+"""The file that puts a shared base's site-packages on an environment's path."""
+
+SEED_PACKAGES = ("numpy", "scipy", "pandas", "scikit-learn", "matplotlib", "pillow", "tqdm")
+"""What a batch's shared base is seeded with: what most paper repos import, at the target
+profile's versions."""
+
+
+def venv_python_of(folder: Path) -> Path:
+    return folder / "bin" / "python"
+
+
+def make_venv(folder: Path, runner: Runner, base_python: str | None = None) -> Path:
+    python = venv_python_of(folder)
+    if python.exists():
+        return python
+    result = runner([base_python or sys.executable, "-m", "venv", str(folder)], timeout=300)
     if not result.ok or not python.exists():
         raise EnvironmentProblemError(
-            f"could not make a virtual environment in {state_dir / VENV_DIR}:"
-            f" {_last_line(result.stderr)}",
+            f"could not make a virtual environment in {folder}: {_last_line(result.stderr)}",
             hint="install the venv module (on Debian: apt install python3-venv)",
         )
     return python
+
+
+def site_packages(python: Path, runner: Runner) -> Path:
+    script = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    result = runner([str(python), "-c", script], timeout=120)
+    if not result.ok:
+        raise EnvironmentProblemError(f"{python} does not run: {_last_line(result.stderr)}")
+    return Path(result.stdout.strip())
+
+
+def seed_base(
+    folder: Path,
+    profile: Runtime,
+    runner: Runner,
+    *,
+    packages: Sequence[str] = SEED_PACKAGES,
+    index_url: str | None = None,
+    offline: bool = False,
+) -> bool:
+    """Make a shared base environment in `folder` and install the profile's versions of
+    `packages` into it, when this Python is the profile's (the same wheels then fit): every
+    run of a batch then starts from Colab's versions and installs only what differs. Returns
+    whether it was seeded; a base that cannot be seeded is not made at all."""
+    local = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if profile.python_minor != local:
+        return False
+    pins = [f"{name}=={v}" for name in packages if (v := _public(profile.version_of(name)))]
+    python = make_venv(folder, runner)
+    if not pins:
+        return True
+    options = ["--disable-pip-version-check", "--no-input"]
+    options += ["--index-url", index_url] if index_url else []
+    options += ["--no-index"] if offline else []
+    _pip(runner, str(python), ["install", *options, *pins])
+    return True
+
+
+def _public(version: str | None) -> str | None:
+    """`2.8.0` of `2.8.0+cu126`: the local label names another index's build."""
+    return version.split("+", 1)[0] if version else None
 
 
 def requirement_lines(requirements_file: Path) -> list[str]:

@@ -120,6 +120,9 @@ class RunOptions:
     """A notebook or script to run instead of the one envfix would choose."""
     limits: Limits = field(default_factory=Limits)
     max_rounds: int = 6
+    base_venv: Path | None = None
+    """A virtual environment whose packages the run's own environment sees (a batch's
+    shared base, seeded with the target profile's versions)."""
 
 
 def load_runtime(target: str | None = None, *, runner: Runner = default_runner) -> Runtime:
@@ -273,7 +276,7 @@ def clone(
     environment = ""
     if run is not None:
         try:
-            runtime, environment = execution_runtime(target, workspace, say, runner)
+            runtime, environment = execution_runtime(target, workspace, say, runner, run.base_venv)
         except EnvfixError as exc:
             runtime = load_runtime(None, runner=runner)
             error = StageError("install", exc.message, exc.hint, exc.exit_code)
@@ -399,7 +402,11 @@ def check_can_run(target: str | Runtime | None, runner: Runner = default_runner)
 
 
 def execution_runtime(
-    target: str | Runtime | None, workspace: Workspace, say: Progress, runner: Runner
+    target: str | Runtime | None,
+    workspace: Workspace,
+    say: Progress,
+    runner: Runner,
+    base_venv: Path | None = None,
 ) -> tuple[Runtime, str]:
     """The runtime code runs in, and how the summary names it. In Colab that is the live
     runtime; elsewhere, unless `--target` names one, a virtual environment under the clone,
@@ -413,9 +420,11 @@ def execution_runtime(
         return live, f"{where} ({live.interpreter})"
     if target is None:
         say("making a virtual environment in .envfix/venv")
-        python = installing.ensure_venv(workspace.state_dir, runner)
+        python = installing.ensure_venv(workspace.state_dir, runner, base_venv=base_venv)
         runtime = runtimes.inspect_interpreter(python, runner)
         where = f"the virtual environment .envfix/venv (Python {runtime.python_version}, not Colab)"
+        if base_venv is not None:
+            where = where.removesuffix(")") + f", over the shared base {base_venv.name})"
         return runtime, where
     runtime = load_runtime(str(target), runner=runner)
     return runtime, f"the interpreter {runtime.interpreter}"
@@ -436,7 +445,7 @@ def run(
     say = progress or (lambda _message: None)
     options = options or RunOptions()
     entry = choose_entry(workspace.path, options.notebook)
-    runtime, environment = execution_runtime(target, workspace, say, runner)
+    runtime, environment = execution_runtime(target, workspace, say, runner, options.base_venv)
     say("scanning imports and requirements")
     inventory = scan_stage(workspace.path, runtime)
     lock_options = lock_options or LockOptions(suggest=False)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from envfix.errors import EnvironmentProblemError
-from envfix.install import install
-from envfix.runner import Completed
+from envfix.install import ensure_venv, install, seed_base
+from envfix.model import InstalledDistribution, Runtime
+from envfix.runner import Completed, default_runner
+from tests.resolve.fake_index import Dist, serve
 
 STALE = (
     "ERROR: Ignored the following versions that require a different python version: 1.21.2"
@@ -83,3 +87,24 @@ def test_other_failures_are_not_retried(requirements: Path) -> None:
     with pytest.raises(EnvironmentProblemError, match="Failed building wheel"):
         install("python3", requirements, pip)
     assert len(pip.installs) == 1
+
+
+def test_a_seeded_base_is_seen_by_an_environment_made_over_it(tmp_path: Path) -> None:
+    local = ".".join(map(str, sys.version_info[:3]))
+    profile = Runtime("colab-test", local, (), (InstalledDistribution("envfix-demo-tool", "0.9"),))
+    with serve([Dist("envfix-demo-tool", "1.0"), Dist("envfix-demo-tool", "0.9")]) as index:
+        seeded = seed_base(
+            tmp_path / "base", profile, default_runner, packages=("envfix-demo-tool",),
+            index_url=index.url,
+        )  # fmt: skip
+    assert seeded
+    python = ensure_venv(tmp_path / "state", default_runner, base_venv=tmp_path / "base")
+    script = "from importlib.metadata import version; print(version('envfix-demo-tool'))"
+    shown = subprocess.run([python, "-c", script], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "0.9"  # the profile's version, from the shared base
+
+
+def test_no_base_is_made_when_this_python_is_not_the_profiles(tmp_path: Path) -> None:
+    other = Runtime("colab-test", "3.99.0", (), ())
+    assert seed_base(tmp_path / "base", other, ScriptedPip()) is False
+    assert not (tmp_path / "base").exists()

@@ -32,13 +32,14 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast, get_args
 
 from envfix import runtime as runtimes
 from envfix.batch.summary import read_rows, to_json, write_summaries
 from envfix.errors import BadInputError, EnvfixError, ProgramTimeoutError
+from envfix.install import seed_base
 from envfix.model import BatchItem, BatchOutcome, BatchRow, FailureClass
 from envfix.pipeline import load_runtime
 from envfix.reporting.compose import REPORT_FILE
@@ -97,6 +98,9 @@ class BatchOptions:
     """Seconds one repo may take, every stage included; then it is stopped: `timeout`."""
     force: bool = False
     """Process repos again that an earlier batch already did."""
+    base_venv: Path | None = None
+    """A shared base environment every run's own environment sees: made by `batch` with
+    `run`, seeded with the target profile's versions where this Python is the profile's."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,9 @@ def batch(
         else:
             pending.append(item)
 
+    if options.run and pending and options.base_venv is None:
+        options = replace(options, base_venv=_seeded_base(out, options, runner))
+
     def work(item: BatchItem) -> BatchRow:
         tell(item, None)
         return process(item, out, options, runner)
@@ -175,6 +182,28 @@ def batch(
     ordered = tuple(rows[item.slug] for item in items)
     write_summaries(ordered, out, title=title)
     return ordered
+
+
+BASE = "base-venv"
+
+
+def _seeded_base(out: Path, options: BatchOptions, runner: Runner) -> Path | None:
+    """The batch's shared base, seeded once with Colab's versions of what most repos use,
+    when this Python is the profile's; None when it is not (or seeding failed): then each
+    run's environment starts empty, as a single `envfix clone` does."""
+    folder = out / BASE
+    try:
+        seeded = seed_base(
+            folder,
+            load_runtime(None, runner=runner),
+            runner,
+            index_url=options.index_url,
+            offline=options.offline,
+        )
+    except EnvfixError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    return folder if seeded else None
 
 
 def check_options(options: BatchOptions, runner: Runner = default_runner) -> None:
@@ -235,6 +264,8 @@ def clone_command(item: BatchItem, dest: Path, options: BatchOptions) -> list[st
         args += ["--index-url", options.index_url]
     if options.offline:
         args.append("--offline")
+    if options.run and options.base_venv is not None:
+        args += ["--base-venv", str(options.base_venv)]
     return [*args, "--", item.source, str(dest)]
 
 

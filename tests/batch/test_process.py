@@ -160,6 +160,10 @@ def test_clone_command(tmp_path: Path) -> None:
     assert args[-3:] == ["--", "o/n", str(tmp_path / "d")]
     plain = clone_command(BatchItem("o/n", "o__n"), tmp_path, BatchOptions(run=True, offline=True))
     assert "--no-run" not in plain and "--ref" not in plain and "--offline" in plain
+    assert "--base-venv" not in plain
+    based = BatchOptions(run=True, base_venv=tmp_path / "base-venv")
+    with_base = clone_command(BatchItem("o/n", "o__n"), tmp_path, based)
+    assert with_base[with_base.index("--base-venv") + 1] == str(tmp_path / "base-venv")
 
 
 def test_every_repo_is_a_row_and_one_failure_stops_nothing(
