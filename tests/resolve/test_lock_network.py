@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from envfix import pipeline
 from envfix.pipeline import LockOptions
@@ -17,13 +18,18 @@ pytestmark = pytest.mark.network
 def test_bundled_example_for_the_newest_colab(tmp_path: Path) -> None:
     repo = shutil.copytree(EXAMPLE, tmp_path / "example")
     lock = pipeline.lock(repo, target="colab", options=LockOptions(suggest=False))
-    assert [(c.name, c.kind, c.new) for c in lock.installs] == [("tensorboardx", "add", "1.2")]
+    # tensorboardX==1.2's generated protobuf code does not import under Colab's protobuf 5:
+    # the compat rules move it to the first release with regenerated code.
+    (change,) = lock.installs
+    assert (change.name, change.kind) == ("tensorboardx", "add")
+    assert Version(change.new) >= Version("2.6.1")
     relaxed = {d.name: d.relaxed_because for d in lock.relaxed}
+    assert relaxed["tensorboardx"] is not None
     assert relaxed["numpy"] == relaxed["pandas"] == relaxed["scikit-learn"] == "no-wheel"
     assert relaxed["tqdm"] == "breaks-preinstalled"
     assert lock.restart == ()
     text = (repo / "requirements.envfix.txt").read_text()
-    assert "tensorboardx==1.2  # README.md:14" in text
+    assert f"tensorboardx=={change.new}  # " in text and "protobuf 4" in text
     again = pipeline.lock(repo, target="colab", options=LockOptions(suggest=False))
     assert again.reused and again.installs == lock.installs
 
