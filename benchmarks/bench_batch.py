@@ -73,6 +73,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import log, render
+
 BENCH_VERSION = 1
 DEFAULT_REPOS = 12
 QUICK_REPOS = 4
@@ -630,26 +632,6 @@ def check_same(runs: Sequence[Run]) -> None:
 
 
 # --- reporting -------------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def render(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    """A plain text table: the first `left` columns left-aligned, the others right."""
-    table = [list(head), *[list(r) for r in rows]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    lines = []
-    for index, row in enumerate(table):
-        cells = [
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from _shared import log
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -454,10 +455,6 @@ def short_error(text: str, limit: int = 110) -> str:
     ]
     chosen = (wanted or lines or ["(no stderr)"])[0].removeprefix("envfix: ")
     return chosen if len(chosen) <= limit else chosen[: limit - 3] + "..."
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def uv_binary() -> str:

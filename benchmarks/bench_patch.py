@@ -94,6 +94,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import Run, log, run_timed
+
 GENERATOR_VERSION = 1
 MANIFEST = ".envfix-bench-patch.json"
 PROFILE = "colab"
@@ -885,34 +887,6 @@ def worker(mode: str, root: Path) -> int:
 # --- running things ------------------------------------------------------------------------
 
 
-@dataclass
-class Run:
-    """One finished subprocess."""
-
-    wall: float
-    returncode: int
-    stdout: str
-    stderr: str
-    max_rss_mb: float
-
-
-def run_timed(cmd: Sequence[str], cwd: Path | None = None) -> Run:
-    """Run `cmd`, timing its wall clock and reading the peak RSS of its process tree."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    return Run(wall, proc.returncode, stdout, stderr, usage.ru_maxrss / 1024)
-
-
 def short_error(run: Run) -> str:
     lines = [line.strip() for line in run.stderr.splitlines() if line.strip()]
     last = lines[-1] if lines else "(no stderr)"
@@ -944,7 +918,7 @@ class Tool:
 def check_envfix_git(info: TreeInfo, run: Run, tree: Path) -> Outcome:
     """Everything the patch must have done, and nothing else."""
     doc = json.loads(run.stdout)
-    out = Outcome(doc["seconds"], run.wall, run.max_rss_mb, "", facts=doc)
+    out = Outcome(doc["seconds"], run.wall, run.max_rss_mb or 0.0, "", facts=doc)
     problems = out.problems
     texts = read_texts(tree)
     # Every .py file parses; every notebook is JSON with the same cells (count, ids), and
@@ -1021,7 +995,7 @@ def check_envfix_git(info: TreeInfo, run: Run, tree: Path) -> Outcome:
 
 def check_envfix_rewrite(reference: dict[str, Any], run: Run, tree: Path) -> Outcome:
     doc = json.loads(run.stdout)
-    out = Outcome(doc["seconds"], run.wall, run.max_rss_mb, "", facts=doc)
+    out = Outcome(doc["seconds"], run.wall, run.max_rss_mb or 0.0, "", facts=doc)
     if reference.get("digest") and doc["digest"] != reference["digest"]:
         out.problems.append("its texts differ from what the patch stage wrote")
     mine = {p["recipe"]: sorted(p["files"]) for p in doc["patches"]}
@@ -1048,7 +1022,7 @@ LIBCST_SUMMARY = {
 def check_libcst(info: TreeInfo, run: Run, tree: Path) -> Outcome:
     """Its own summary (LibCST counts every file it processed without error as
     "transformed", changed or not), then what really changed, compared with the tree."""
-    out = Outcome(run.wall, run.wall, run.max_rss_mb, "")
+    out = Outcome(run.wall, run.wall, run.max_rss_mb or 0.0, "")
     counts: dict[str, int] = {}
     for key, pattern in LIBCST_SUMMARY.items():
         m = pattern.search(run.stderr)
@@ -1299,10 +1273,6 @@ def warm_up(tools: Sequence[Tool], workdir: Path, seed: int) -> None:
 
 
 # --- reporting -----------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def table(results: Sequence[Result]) -> str:

@@ -71,6 +71,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import log, render
+
 WORKERS = ("nbclient", "run_notebook", "round")
 LABELS = {
     "nbclient": "plain nbclient execute()",
@@ -786,26 +788,6 @@ def time_classify(real: str, seconds: float, repeats: int) -> list[Timing]:
 
 
 # --- reporting -----------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def render(head: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    """A plain text table: the first `left` columns left-aligned, the others right."""
-    table = [list(head), *[list(r) for r in rows]]
-    widths = [max(len(row[i]) for row in table) for i in range(len(head))]
-    lines = []
-    for index, row in enumerate(table):
-        cells = [
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def run_table(results: Sequence[Result]) -> str:

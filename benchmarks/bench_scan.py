@@ -57,6 +57,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from _shared import Run, log, run_timed
+
 GENERATOR_VERSION = 2
 MANIFEST = ".envfix-bench.json"
 BENCH_PACKAGES = ("pipreqs", "fawltydeps")
@@ -663,42 +665,6 @@ def warm_cache(root: Path) -> None:
 
 
 @dataclass
-class Run:
-    """One timed run of one tool."""
-
-    wall: float
-    returncode: int
-    stdout: str
-    stderr: str
-    max_rss_mb: float | None = None
-    cpu: float | None = None
-
-
-def run_timed(cmd: Sequence[str], cwd: Path | None = None) -> Run:
-    """Run `cmd`, timing its wall clock and reading its own peak RSS and CPU time."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode("utf-8", "replace")
-        stderr = err.read().decode("utf-8", "replace")
-    return Run(
-        wall,
-        proc.returncode,
-        stdout,
-        stderr,
-        usage.ru_maxrss / 1024,
-        usage.ru_utime + usage.ru_stime,
-    )
-
-
-@dataclass
 class Outcome:
     """What a run found, read from its output: None means the output made no sense."""
 
@@ -980,10 +946,6 @@ def bench_in_process(tree: TreeInfo, label: str, repeat: int, profile: bool) -> 
 
 
 # --- reporting ----------------------------------------------------------------------------
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def table(results: Sequence[Result]) -> str:
