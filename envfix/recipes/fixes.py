@@ -197,6 +197,16 @@ def module_aliases(module: cst.Module) -> dict[str, str]:
     return aliases
 
 
+class _SkipImports(cst.CSTVisitor):
+    """A visitor of the code outside the import statements."""
+
+    def visit_Import(self, node: cst.Import) -> bool:
+        return False
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
+        return False
+
+
 def refers_below(module: cst.Module, path: str) -> bool:
     """Does code outside the imports use a name below the module `path` through an import of
     one of its parents (`collections.abc.Iterable` after `import collections`)?"""
@@ -206,13 +216,7 @@ def refers_below(module: cst.Module, path: str) -> bool:
     full_names = {local: full for full, local in aliases.items()}
     found = False
 
-    class Look(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> bool:
-            return False
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-            return False
-
+    class Look(_SkipImports):
         def visit_Attribute(self, node: cst.Attribute) -> bool:
             nonlocal found
             name = dotted(node)
@@ -238,13 +242,7 @@ def prune_imports(module: cst.Module, gone: set[str]) -> cst.Module:
 def _used_names(module: cst.Module) -> set[str]:
     used: set[str] = set()
 
-    class Collect(cst.CSTVisitor):
-        def visit_Import(self, node: cst.Import) -> bool:
-            return False
-
-        def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-            return False
-
+    class Collect(_SkipImports):
         def visit_Name(self, node: cst.Name) -> None:
             used.add(node.value)
 
