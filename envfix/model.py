@@ -304,6 +304,9 @@ class Lock:
     reused: bool = False
     suggestion: str | None = None
     """A past Colab runtime that needs fewer changes, when the target needs large ones."""
+    interpreter: str | None = None
+    """The Python the pins were made for, when the target is an interpreter on this machine
+    (the run's virtual environment): such pins are not for pasting into Colab."""
 
     @property
     def installs(self) -> tuple[Change, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -213,9 +212,7 @@ def lock_summary(lock: Lock) -> RenderableType:
 def _for_colab(lock: Lock) -> bool:
     """Could the pins go into Colab? Not when they were made for an interpreter on this
     machine outside Colab (the run's virtual environment, `--target /usr/bin/python3`)."""
-    target = Path(lock.target)
-    interpreter = target.is_file() and os.access(target, os.X_OK)
-    return in_colab() or not (interpreter or lock.target == "live")
+    return lock.interpreter is None or in_colab()
 
 
 def patch_summary(result: PatchResult) -> RenderableType:

@@ -217,6 +217,7 @@ def lock(result: Lock) -> dict[str, Any]:
         "restart_because": list(result.restart),
         "install_cell": install_cell(result),
         "suggestion": result.suggestion,
+        "interpreter": result.interpreter,
         "summary": {
             kind: sorted(c.name for c in result.changes if c.kind == kind)
             for kind in ("add", "upgrade", "downgrade", "keep")
@@ -280,6 +281,7 @@ def lock_from(doc: dict[str, Any], *, reused: bool = False) -> Lock:
         requirements_file=doc["requirements_file"],
         reused=reused,
         suggestion=doc["suggestion"],
+        interpreter=doc.get("interpreter"),
     )
 
 

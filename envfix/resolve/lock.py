@@ -666,6 +666,7 @@ def lock_inventory(inventory: Inventory, runtime: Runtime, setup: Resolution) ->
         direct_urls=tuple(n for n in needs if n.url),
         findings=plan_findings + findings,
         restart=restart_needed(changes),
+        interpreter=runtime.interpreter,
     )
 
 
