@@ -15,6 +15,7 @@ from pathlib import Path
 from envfix.errors import EnvironmentProblemError
 from envfix.model import InstallReport, Runtime
 from envfix.resolve.backends import uv_binary
+from envfix.resolve.policy import public_version
 from envfix.runner import Runner
 
 VENV_DIR = "venv"
@@ -22,7 +23,7 @@ _PIN = re.compile(r"^\s*([^#\s][^#]*?)\s*(?:#.*)?$")
 
 
 def venv_python(state_dir: Path) -> Path:
-    return state_dir / VENV_DIR / "bin" / "python"
+    return venv_python_of(state_dir / VENV_DIR)
 
 
 def ensure_venv(
@@ -93,7 +94,7 @@ def seed_base(
     local = f"{sys.version_info.major}.{sys.version_info.minor}"
     if profile.python_minor != local:
         return False
-    pins = [f"{name}=={v}" for name in packages if (v := _public(profile.version_of(name)))]
+    pins = [f"{name}=={v}" for name in packages if (v := public_version(profile.version_of(name)))]
     python = make_venv(folder, runner)
     if not pins:
         return True
@@ -102,11 +103,6 @@ def seed_base(
     options += ["--no-index"] if offline else []
     _pip(runner, str(python), ["install", *options, *pins])
     return True
-
-
-def _public(version: str | None) -> str | None:
-    """`2.8.0` of `2.8.0+cu126`: the local label names another index's build."""
-    return version.split("+", 1)[0] if version else None
 
 
 def requirement_lines(requirements_file: Path) -> list[str]:
